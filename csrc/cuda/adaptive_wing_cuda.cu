@@ -1,0 +1,191 @@
+// CUDA kernel of awing_ext::adaptive_wing_loss. Grid-stride loop; each thread handles VEC
+// consecutive pixels of one row (vector loads and stores when the row width and the pointers
+// allow it), computes the dilation mask from the target's neighbourhood, the loss and, when
+// asked, dLoss/dpred in the same pass. Sums go through the deterministic block reduction.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include <limits>
+
+#include "awing/adaptive_wing.h"
+#include "awing/checks.h"
+#include "awing/dilation.h"
+#include "launch.cuh"
+#include "reduce.cuh"
+
+namespace awing {
+namespace cuda {
+namespace {
+
+template <typename opmath_t>
+struct LoadAs {
+  template <typename scalar_t>
+  __device__ __forceinline__ opmath_t operator()(const scalar_t* p) const {
+    return static_cast<opmath_t>(*p);
+  }
+};
+
+template <typename scalar_t, typename index_t, int VEC, bool HAS_WEIGHT_MAP>
+__global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
+    const scalar_t* __restrict__ pred, const scalar_t* __restrict__ target,
+    const at::opmath_type<scalar_t>* __restrict__ target_weight,
+    const scalar_t* __restrict__ weight_map, index_t numel, index_t H, index_t W, index_t radius,
+    AWingParams<at::opmath_type<scalar_t>> prm, at::opmath_type<scalar_t> threshold,
+    at::opmath_type<scalar_t> boost, at::opmath_type<scalar_t> grad_scale,
+    scalar_t* __restrict__ loss_map, at::opmath_type<scalar_t>* __restrict__ grad,
+    double* __restrict__ block_sums) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  using InPack = Pack<scalar_t, VEC>;
+  using GradPack = Pack<opmath_t, VEC>;
+  const index_t HW = H * W;
+  const index_t groups = numel / VEC;
+  double thread_sum = 0;
+
+  for (index_t g = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups;
+       g += static_cast<index_t>(blockDim.x) * gridDim.x) {
+    const index_t base = g * VEC;
+    const index_t plane = base / HW;
+    const index_t rem = base - plane * HW;
+    const index_t h = rem / W;
+    const index_t w0 = rem - h * W;
+
+    const InPack p = *reinterpret_cast<const InPack*>(pred + base);
+    const InPack y = *reinterpret_cast<const InPack*>(target + base);
+    InPack wm;
+    if constexpr (HAS_WEIGHT_MAP) wm = *reinterpret_cast<const InPack*>(weight_map + base);
+    const opmath_t wf = target_weight != nullptr ? target_weight[plane] : opmath_t(1);
+
+    InPack out;
+    GradPack gout;
+#pragma unroll
+    for (int v = 0; v < VEC; ++v) {
+      opmath_t wt;
+      if constexpr (HAS_WEIGHT_MAP) {
+        wt = static_cast<opmath_t>(wm.v[v]);
+      } else {
+        const opmath_t m = window_max<opmath_t, index_t>(target + plane * HW, H, W, h, w0 + v,
+                                                         radius, LoadAs<opmath_t>{});
+        wt = m > threshold ? boost : opmath_t(1);
+      }
+      opmath_t l, gr;
+      adaptive_wing_value_and_grad<opmath_t, opmath_t>(static_cast<opmath_t>(p.v[v]),
+                                                       static_cast<opmath_t>(y.v[v]), prm, l, gr);
+      l *= wt * wf;
+      gout.v[v] = gr * wt * wf * grad_scale;
+      if (loss_map != nullptr) {
+        out.v[v] = static_cast<scalar_t>(l);
+      } else {
+        thread_sum += static_cast<double>(l);
+      }
+    }
+    if (grad != nullptr) *reinterpret_cast<GradPack*>(grad + base) = gout;
+    if (loss_map != nullptr) *reinterpret_cast<InPack*>(loss_map + base) = out;
+  }
+  if (block_sums != nullptr) store_block_sum(thread_sum, block_sums);
+}
+
+template <typename scalar_t, typename index_t, int VEC>
+void launch(const at::Tensor& p, const at::Tensor& t, const at::Tensor& tw, const at::Tensor& wm,
+            const AWingParams<at::opmath_type<scalar_t>>& prm, double weight, double threshold,
+            int64_t radius, double grad_scale, at::Tensor& loss_map, at::Tensor& grad,
+            at::Tensor& block_sums, int blocks, cudaStream_t stream) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  const auto* twp = tw.defined() ? tw.const_data_ptr<opmath_t>() : nullptr;
+  auto* lm = loss_map.defined() ? loss_map.mutable_data_ptr<scalar_t>() : nullptr;
+  auto* gp = grad.numel() > 0 ? grad.mutable_data_ptr<opmath_t>() : nullptr;
+  auto* bs = block_sums.defined() ? block_sums.mutable_data_ptr<double>() : nullptr;
+  const auto args = std::make_tuple(static_cast<index_t>(p.numel()), static_cast<index_t>(p.size(2)),
+                                    static_cast<index_t>(p.size(3)), static_cast<index_t>(radius));
+  if (wm.defined()) {
+    adaptive_wing_loss_kernel<scalar_t, index_t, VEC, true><<<blocks, kThreads, 0, stream>>>(
+        p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), twp, wm.const_data_ptr<scalar_t>(),
+        std::get<0>(args), std::get<1>(args), std::get<2>(args), std::get<3>(args), prm,
+        static_cast<opmath_t>(threshold), static_cast<opmath_t>(weight + 1.0),
+        static_cast<opmath_t>(grad_scale), lm, gp, bs);
+  } else {
+    adaptive_wing_loss_kernel<scalar_t, index_t, VEC, false><<<blocks, kThreads, 0, stream>>>(
+        p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), twp, nullptr,
+        std::get<0>(args), std::get<1>(args), std::get<2>(args), std::get<3>(args), prm,
+        static_cast<opmath_t>(threshold), static_cast<opmath_t>(weight + 1.0),
+        static_cast<opmath_t>(grad_scale), lm, gp, bs);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
+    const at::Tensor& pred, const at::Tensor& target, const std::optional<at::Tensor>& target_weight,
+    const std::optional<at::Tensor>& weight_map, double omega, double theta, double epsilon,
+    double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
+    bool compute_grad) {
+  const Reduction red = check_adaptive_wing_args(pred, target, target_weight, weight_map, omega,
+                                                 theta, epsilon, kernel_size, reduction);
+  TORCH_CHECK(pred.device().is_cuda(), "adaptive_wing_loss: pred must be a CUDA tensor here");
+  const c10::cuda::CUDAGuard guard(pred.device());
+  const auto opmath_dtype = at::toOpMathType(pred.scalar_type());
+  const int64_t numel = pred.numel();
+
+  const at::Tensor p = pred.contiguous();
+  const at::Tensor t = target.contiguous();
+  const at::Tensor tw = target_weight.has_value() ? target_weight->to(opmath_dtype).contiguous()
+                                                  : at::Tensor();
+  const at::Tensor wm = weight_map.has_value() ? weight_map->to(pred.scalar_type()).contiguous()
+                                               : at::Tensor();
+  at::Tensor loss_map = red == Reduction::None ? at::empty(pred.sizes(), pred.options()) : at::Tensor();
+  at::Tensor grad = at::empty(compute_grad ? pred.sizes() : c10::IntArrayRef{0},
+                              pred.options().dtype(opmath_dtype));
+  if (numel == 0) {
+    if (red == Reduction::None) return {loss_map, grad};
+    const double value = red == Reduction::Sum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+    return {at::full({}, value, pred.options()), grad};
+  }
+
+  const int64_t W = pred.size(3);
+  const double grad_scale = red == Reduction::Mean ? 1.0 / static_cast<double>(numel) : 1.0;
+  // int32 indexing while a grid-stride step cannot overflow it.
+  const bool use_int32 = numel <= std::numeric_limits<int32_t>::max() / 2;
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, pred.scalar_type(), "adaptive_wing_loss_cuda", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    const AWingParams<opmath_t> prm(omega, theta, epsilon, alpha);
+    constexpr int kVec = 4;
+    const bool vec_ok = W % kVec == 0 && aligned_to(p.const_data_ptr(), sizeof(scalar_t) * kVec) &&
+                        aligned_to(t.const_data_ptr(), sizeof(scalar_t) * kVec) &&
+                        (!wm.defined() || aligned_to(wm.const_data_ptr(), sizeof(scalar_t) * kVec)) &&
+                        (!loss_map.defined() || aligned_to(loss_map.const_data_ptr(), sizeof(scalar_t) * kVec)) &&
+                        (grad.numel() == 0 || aligned_to(grad.const_data_ptr(), sizeof(opmath_t) * kVec));
+    const int vec = vec_ok ? kVec : 1;
+    const int blocks = grid_for(numel / vec, kThreads, pred.get_device());
+    at::Tensor block_sums =
+        red == Reduction::None ? at::Tensor() : at::empty({blocks}, pred.options().dtype(at::kDouble));
+    if (use_int32) {
+      if (vec_ok) launch<scalar_t, int32_t, kVec>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
+      else launch<scalar_t, int32_t, 1>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
+    } else {
+      if (vec_ok) launch<scalar_t, int64_t, kVec>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
+      else launch<scalar_t, int64_t, 1>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
+    }
+    if (red != Reduction::None) {
+      loss_map = at::empty({}, pred.options());
+      finish_sum_kernel<scalar_t><<<1, kThreads, 0, stream>>>(
+          block_sums.const_data_ptr<double>(), blocks, red == Reduction::Mean ? 1.0 / static_cast<double>(numel) : 1.0,
+          loss_map.mutable_data_ptr<scalar_t>());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    }
+  });
+  return {loss_map, grad};
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace awing
+
+TORCH_LIBRARY_IMPL(awing_ext, CUDA, m) {
+  m.impl("adaptive_wing_loss", &awing::cuda::adaptive_wing_loss_cuda);
+}
