@@ -39,10 +39,15 @@ def _opmath_dtype(dtype: torch.dtype) -> torch.dtype:
 @torch.library.register_fake(_OP)
 def _adaptive_wing_loss_fake(pred, target, target_weight, weight_map, omega, theta, epsilon, alpha,
                              weight, threshold, kernel_size, reduction, compute_grad):
-    torch._check(pred.dim() == 4, lambda: f"adaptive_wing_loss: pred must be 4-D (N, C, H, W), got {pred.dim()}-D")
-    torch._check(pred.shape == target.shape,
-                 lambda: f"adaptive_wing_loss: target must have the shape of pred {tuple(pred.shape)}")
-    torch._check(reduction in _REDUCTIONS, lambda: f"adaptive_wing_loss: unknown reduction {reduction!r}")
+    # The same checks as the kernels' (csrc/include/awing/checks.h), for tracing and mixed devices.
+    op = "adaptive_wing_loss"
+    torch._check(pred.dim() == 4, lambda: f"{op}: pred must be 4-D (N, C, H, W), got {pred.dim()}-D")
+    torch._check(target.shape == pred.shape, lambda: f"{op}: target must have the shape of pred {tuple(pred.shape)}")
+    torch._check(target.dtype == pred.dtype, lambda: f"{op}: target must have the dtype of pred ({pred.dtype})")
+    for name, t in (("target", target), ("target_weight", target_weight), ("weight_map", weight_map)):
+        torch._check(t is None or t.device == pred.device,
+                     lambda: f"{op}: {name} must be on the device of pred ({pred.device}), got {t.device}")
+    torch._check(reduction in _REDUCTIONS, lambda: f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
     grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=_opmath_dtype(pred.dtype))
     return loss, grad
