@@ -89,7 +89,6 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     std::vector<opmath_t> pbuf, tbuf, wbuf, lbuf(W);
     std::vector<opmath_t> padded(W + 2 * radius), dilated(W);
-    opmath_t lanes[L];
     for (int64_t row = begin; row < end; ++row) {
       const int64_t plane = row / H;
       const int64_t h = row % H;
@@ -112,7 +111,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
       const opmath_t wf = TW != nullptr ? TW[plane] : opmath_t(1);
       const Vec vwf(wf);
       const Vec vgscale(wf * grad_scale);
-      double acc[L] = {};
+      math::LaneSum<opmath_t> row_sum;
 
       for (int64_t w = 0; w < W; w += L) {
         const int n = static_cast<int>(std::min<int64_t>(L, W - w));
@@ -128,8 +127,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
         if (OUT != nullptr) {
           l.store(lbuf.data() + w, n);
         } else {
-          l.store(lanes, n);
-          for (int k = 0; k < n; ++k) acc[k] += static_cast<double>(lanes[k]);
+          row_sum.add(l, n);
         }
       }
       if (OUT != nullptr) {
@@ -139,9 +137,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
           at::vec::convert(lbuf.data(), OUT + offset, W);
         }
       } else {
-        double s = 0;
-        for (int k = 0; k < L; ++k) s += acc[k];
-        row_sums[row] = s;
+        row_sums[row] = row_sum.total();
       }
     }
   });
