@@ -32,14 +32,17 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
                                  alpha: float = 2.1, W: float = 10.0, threshold: float = 0.2,
                                  kernel_size: int = 3, reduction: str = "mean",
                                  weight_map: Optional[Tensor] = None) -> Tensor:
-    """The Adaptive Wing loss of Wang et al. (2019), eq. (7)-(8), with the weighted loss map."""
+    """The Adaptive Wing loss of Wang et al. (2019), eq. (7)-(8), with the weighted loss map.
+
+    ln(1 + x) is evaluated with log1p, so tiny differences keep their relative accuracy.
+    """
     p, y = _opmath(pred), _opmath(target)
     d = (y - p).abs()
     e = alpha - y
     ratio = theta / epsilon
     A = omega * (1 / (1 + torch.pow(ratio, e))) * e * torch.pow(ratio, e - 1) / epsilon
-    C = theta * A - omega * torch.log(1 + torch.pow(ratio, e))
-    loss = torch.where(d < theta, omega * torch.log(1 + torch.pow(d / epsilon, e)), A * d - C)
+    C = theta * A - omega * torch.log1p(torch.pow(ratio, e))
+    loss = torch.where(d < theta, omega * torch.log1p(torch.pow(d / epsilon, e)), A * d - C)
     if weight_map is None:
         weight = W * weight_mask_reference(y, threshold, kernel_size) + 1
     else:
