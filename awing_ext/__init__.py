@@ -5,6 +5,9 @@ which backends were built.
 """
 from ._library import build_info, ops
 from .loss import AdaptiveWingLoss, adaptive_wing_loss
+from .schemes import SCHEMES, LandmarkScheme, get_scheme
+from .targets import decode_heatmaps, render_boundaries, render_heatmaps, weight_map
 
-__all__ = ["build_info", "ops", "adaptive_wing_loss", "AdaptiveWingLoss"]
+__all__ = ["build_info", "ops", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
+           "render_boundaries", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]
 __version__ = "0.1.0"

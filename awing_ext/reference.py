@@ -3,13 +3,14 @@
 For tests and benchmarks only: the package never falls back to these. They upcast to float32
 (float64 for float64 inputs), like the kernels, and use autograd for gradients.
 """
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["weight_mask_reference", "adaptive_wing_loss_reference"]
+__all__ = ["weight_mask_reference", "adaptive_wing_loss_reference", "render_heatmaps_reference",
+           "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference"]
 
 
 def _opmath(t: Tensor) -> Tensor:
@@ -59,3 +60,113 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
     else:
         raise ValueError(f"unknown reduction {reduction!r}")
     return out.to(pred.dtype)
+
+
+# ---------------------------------------------------------------------------------- targets
+# Dense, brute-force versions of awing_ext.targets (same conventions: (x, y), pixel centres at
+# integer coordinates, values 0 at and beyond truncate * sigma).
+
+def _pixel_grid(height: int, width: int, dtype, device):
+    ys = torch.arange(height, dtype=dtype, device=device).view(height, 1)
+    xs = torch.arange(width, dtype=dtype, device=device).view(1, width)
+    return xs, ys
+
+
+def render_heatmaps_reference(landmarks: Tensor, size: Tuple[int, int], sigma: float,
+                              visible: Optional[Tensor] = None, truncate: float = 3.0) -> Tensor:
+    """Every pixel of every channel evaluated directly, in float64."""
+    h, w = size
+    pts = landmarks.double()
+    xs, ys = _pixel_grid(h, w, torch.float64, landmarks.device)
+    cx = pts[..., 0, None, None]
+    cy = pts[..., 1, None, None]
+    r2 = (xs - cx) ** 2 + (ys - cy) ** 2
+    cut = truncate * sigma
+    out = torch.where(r2 < cut * cut, torch.exp(-r2 / (2 * sigma * sigma)), torch.zeros_like(r2))
+    out = torch.nan_to_num(out, nan=0.0)  # NaN landmarks: all-zero channel
+    finite = torch.isfinite(pts).all(-1)
+    if visible is not None:
+        finite = finite & visible.bool()
+    return out * finite[..., None, None]
+
+
+def catmull_rom_segments_reference(landmarks: Tensor, curve: Sequence[int], samples: int) -> Tensor:
+    """(N, (len(curve) - 1) * samples, 4) segments (ax, ay, bx, by) of the uniform Catmull-Rom
+    spline through landmarks[:, curve] (end points duplicated), in matrix form."""
+    pts = landmarks.double()[:, list(curve)]  # (N, m, 2)
+    padded = torch.cat([pts[:, :1], pts, pts[:, -1:]], dim=1)
+    t = torch.arange(samples + 1, dtype=torch.float64, device=pts.device) / samples
+    basis = 0.5 * torch.stack([-t**3 + 2 * t**2 - t, 3 * t**3 - 5 * t**2 + 2,
+                               -3 * t**3 + 4 * t**2 + t, t**3 - t**2], dim=1)  # (S+1, 4)
+    segs = []
+    for i in range(pts.shape[1] - 1):
+        ctrl = padded[:, i:i + 4]  # (N, 4, 2)
+        poly = torch.einsum("sj,njc->nsc", basis, ctrl)  # (N, S+1, 2)
+        segs.append(torch.cat([poly[:, :-1], poly[:, 1:]], dim=-1))
+    return torch.cat(segs, dim=1)
+
+
+def render_boundaries_reference(landmarks: Tensor, curves: Sequence[Sequence[int]], size: Tuple[int, int],
+                                sigma: float = 1.0, truncate: float = 3.0, samples: int = 8,
+                                per_curve: bool = False) -> Tensor:
+    """Distance from every pixel to every segment, brute force, in float64."""
+    h, w = size
+    xs, ys = _pixel_grid(h, w, torch.float64, landmarks.device)
+    px, py = xs.reshape(1, 1, 1, w), ys.reshape(1, 1, h, 1)
+    channels = []
+    for curve in curves:
+        seg = catmull_rom_segments_reference(landmarks, curve, samples)  # (N, M, 4)
+        ax, ay, bx, by = (seg[..., i, None, None] for i in range(4))
+        ex, ey = bx - ax, by - ay
+        qx, qy = px - ax, py - ay
+        len2 = ex * ex + ey * ey
+        t = torch.where(len2 > 0, (qx * ex + qy * ey) / torch.where(len2 > 0, len2, 1.0), 0.0).clamp(0, 1)
+        d2 = (qx - t * ex) ** 2 + (qy - t * ey) ** 2  # (N, M, H, W)
+        d2 = torch.nan_to_num(d2, nan=float("inf"))
+        channels.append(d2.amin(dim=1))
+    d2 = torch.stack(channels, dim=1)  # (N, C, H, W)
+    if not per_curve:
+        d2 = d2.amin(dim=1, keepdim=True)
+    cut = truncate * sigma
+    return torch.where(d2 < cut * cut, torch.exp(-d2 / (2 * sigma * sigma)), torch.zeros_like(d2))
+
+
+def decode_heatmaps_reference(heatmaps: Tensor, method: str = "dark") -> Tuple[Tensor, Tensor]:
+    """argmax (first maximum) + quarter step or the DARK Taylor step, vectorised in float64."""
+    n, k, h, w = heatmaps.shape
+    hm = heatmaps.double().reshape(n * k, h, w)
+    flat = hm.reshape(n * k, -1)
+    idx = flat.argmax(dim=1)
+    score = flat.gather(1, idx[:, None])[:, 0]
+    py, px = idx // w, idx % w
+    pad = F.pad(hm, (1, 1, 1, 1))  # neighbours outside the map are never used (border checks)
+    b = torch.arange(n * k, device=hm.device)
+
+    def at(dy, dx):
+        return pad[b, py + 1 + dy, px + 1 + dx]
+
+    inner_x = (px > 0) & (px < w - 1)
+    inner_y = (py > 0) & (py < h - 1)
+    qx = torch.where(inner_x, 0.25 * torch.sign(at(0, 1) - at(0, -1)), 0.0)
+    qy = torch.where(inner_y, 0.25 * torch.sign(at(1, 0) - at(-1, 0)), 0.0)
+    if method == "dark":
+        nb = torch.stack([at(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dim=1)
+        ok = inner_x & inner_y & (nb > 0).all(dim=1)
+        lg = torch.log(nb.clamp_min(1e-300)).reshape(-1, 3, 3)
+        gx = 0.5 * (lg[:, 1, 2] - lg[:, 1, 0])
+        gy = 0.5 * (lg[:, 2, 1] - lg[:, 0, 1])
+        hxx = lg[:, 1, 2] - 2 * lg[:, 1, 1] + lg[:, 1, 0]
+        hyy = lg[:, 2, 1] - 2 * lg[:, 1, 1] + lg[:, 0, 1]
+        hxy = 0.25 * (lg[:, 2, 2] - lg[:, 0, 2] - lg[:, 2, 0] + lg[:, 0, 0])
+        det = hxx * hyy - hxy * hxy
+        ok = ok & (hxx < 0) & (det > 0)
+        safe = torch.where(ok, det, 1.0)
+        ox = (-(hyy * gx - hxy * gy) / safe).clamp(-1, 1)
+        oy = (-(hxx * gy - hxy * gx) / safe).clamp(-1, 1)
+        qx = torch.where(ok, ox, qx)
+        qy = torch.where(ok, oy, qy)
+    elif method != "quarter":
+        raise ValueError(f"unknown method {method!r}")
+    coords = torch.stack([px + qx, py + qy], dim=-1).reshape(n, k, 2)
+    out_dtype = torch.float64 if heatmaps.dtype == torch.float64 else torch.float32
+    return coords.to(out_dtype), score.reshape(n, k).to(out_dtype)

@@ -10,6 +10,16 @@ TORCH_LIBRARY(awing_ext, m) {
       "adaptive_wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weight_map, "
       "float omega, float theta, float epsilon, float alpha, float weight, float threshold, "
       "int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
+  // Training targets (awing_ext/targets.py documents them).
+  m.def(
+      "render_heatmaps(Tensor landmarks, Tensor? visible, int height, int width, float sigma, "
+      "float truncate, ScalarType? dtype) -> Tensor");
+  m.def(
+      "render_boundaries(Tensor landmarks, int[] curve_points, int[] curve_lengths, int height, "
+      "int width, float sigma, float truncate, int samples, bool per_curve, ScalarType? dtype) "
+      "-> Tensor");
+  m.def("weight_map(Tensor target, float threshold, int kernel_size) -> Tensor");
+  m.def("decode_heatmaps(Tensor heatmaps, str method) -> (Tensor, Tensor)");
 }
 
 namespace {

@@ -1,0 +1,334 @@
+// CUDA kernels of the training-target ops: render_heatmaps, render_boundaries, weight_map and
+// decode_heatmaps. Thin launchers around the per-pixel math of awing/gaussian.h,
+// awing/segment.h, awing/dilation.h and awing/decode.h (the CPU kernels call the same code).
+// All kernels use grid-stride loops on the current stream of the input's device.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "awing/decode.h"
+#include "awing/dilation.h"
+#include "awing/gaussian.h"
+#include "awing/segment.h"
+#include "awing/target_checks.h"
+#include "launch.cuh"
+
+namespace awing {
+namespace cuda {
+namespace {
+
+constexpr int kTargetThreads = 256;
+
+at::ScalarType out_dtype(const std::optional<at::ScalarType>& dtype) {
+  return dtype.has_value() ? *dtype : at::kFloat;
+}
+
+template <typename T>
+__device__ __forceinline__ T positive_inf() {
+  return std::numeric_limits<T>::infinity();
+}
+
+// ------------------------------------------------------------------------- render_heatmaps
+
+template <typename out_t>
+__global__ void __launch_bounds__(kTargetThreads) render_heatmaps_kernel(
+    const at::opmath_type<out_t>* __restrict__ pts, const bool* __restrict__ visible, int64_t total,
+    int64_t H, int64_t W, GaussianParams<at::opmath_type<out_t>> prm, out_t* __restrict__ out) {
+  using T = at::opmath_type<out_t>;
+  const int64_t HW = H * W;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t plane = i / HW;
+    const int64_t rem = i - plane * HW;
+    const int64_t h = rem / W;
+    const int64_t w = rem - h * W;
+    T v = T(0);
+    if (visible == nullptr || visible[plane]) {
+      const T cx = pts[2 * plane];
+      const T cy = pts[2 * plane + 1];
+      if (finite_point(cx, cy)) v = gaussian_pixel(static_cast<T>(w), static_cast<T>(h), cx, cy, prm);
+    }
+    out[i] = static_cast<out_t>(v);
+  }
+}
+
+at::Tensor render_heatmaps_cuda(const at::Tensor& landmarks, const std::optional<at::Tensor>& visible,
+                                int64_t height, int64_t width, double sigma, double truncate,
+                                std::optional<at::ScalarType> dtype) {
+  check_render_heatmaps_args(landmarks, visible, height, width, sigma, truncate, dtype);
+  TORCH_CHECK(landmarks.device().is_cuda(), "render_heatmaps: landmarks must be a CUDA tensor here");
+  const c10::cuda::CUDAGuard guard(landmarks.device());
+  const at::ScalarType dt = out_dtype(dtype);
+  at::Tensor out = at::empty({landmarks.size(0), landmarks.size(1), height, width},
+                             landmarks.options().dtype(dt));
+  if (out.numel() == 0) return out;
+  const at::Tensor vis = visible.has_value() ? visible->to(at::kBool).contiguous() : at::Tensor();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const int blocks = grid_for(out.numel(), kTargetThreads, landmarks.get_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "render_heatmaps_cuda", [&] {
+    using T = at::opmath_type<scalar_t>;
+    const at::Tensor pts = landmarks.to(c10::CppTypeToScalarType<T>::value).contiguous();
+    render_heatmaps_kernel<scalar_t><<<blocks, kTargetThreads, 0, stream>>>(
+        pts.const_data_ptr<T>(), vis.defined() ? vis.const_data_ptr<bool>() : nullptr, out.numel(),
+        height, width, GaussianParams<T>(sigma, truncate), out.mutable_data_ptr<scalar_t>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------ render_boundaries
+
+// One thread per (sample n, curve c): samples the curve's spans into line segments
+// (segments[n][k] = ax, ay, bx, by; NaN for a segment with a non-finite end) and stores the
+// curve's bounding box (xmin, ymin, xmax, ymax; +inf, +inf, -inf, -inf when empty).
+template <typename T>
+__global__ void __launch_bounds__(kTargetThreads) boundary_segments_kernel(
+    const T* __restrict__ pts, int64_t N, int64_t K, int64_t curves, const int* __restrict__ spans,
+    const int* __restrict__ span_begin, int S, int64_t nseg, T* __restrict__ segments,
+    T* __restrict__ boxes) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < N * curves;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t n = i / curves;
+    const int64_t c = i - n * curves;
+    const T* p = pts + n * K * 2;
+    const T inf = positive_inf<T>();
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    T xmin = inf, ymin = inf, xmax = -inf, ymax = -inf;
+    for (int sp = span_begin[c]; sp < span_begin[c + 1]; ++sp) {
+      const Span span{spans[4 * sp], spans[4 * sp + 1], spans[4 * sp + 2], spans[4 * sp + 3]};
+      for (int j = 0; j < S; ++j) {
+        T ax, ay, bx, by;
+        span_segment(p, span, j, S, ax, ay, bx, by);
+        T* seg = segments + (n * nseg + static_cast<int64_t>(sp) * S + j) * 4;
+        if (!finite_point(ax, ay) || !finite_point(bx, by)) {
+          seg[0] = seg[1] = seg[2] = seg[3] = nan;
+          continue;
+        }
+        seg[0] = ax;
+        seg[1] = ay;
+        seg[2] = bx;
+        seg[3] = by;
+        xmin = fmin(xmin, fmin(ax, bx));
+        xmax = fmax(xmax, fmax(ax, bx));
+        ymin = fmin(ymin, fmin(ay, by));
+        ymax = fmax(ymax, fmax(ay, by));
+      }
+    }
+    T* box = boxes + i * 4;
+    box[0] = xmin;
+    box[1] = ymin;
+    box[2] = xmax;
+    box[3] = ymax;
+  }
+}
+
+// One thread per output pixel: the minimum squared distance over the segments of the
+// channel's curves whose bounding box (grown by the cutoff plus one pixel of slack) holds the
+// pixel; NaN segments never win the `<`.
+template <typename out_t>
+__global__ void __launch_bounds__(kTargetThreads) boundary_pixels_kernel(
+    const at::opmath_type<out_t>* __restrict__ segments, const at::opmath_type<out_t>* __restrict__ boxes,
+    const int* __restrict__ span_begin, int64_t curves, int S, int64_t nseg, int64_t CH, bool per_curve,
+    int64_t total, int64_t H, int64_t W, GaussianParams<at::opmath_type<out_t>> prm,
+    out_t* __restrict__ out) {
+  using T = at::opmath_type<out_t>;
+  const int64_t HW = H * W;
+  const T reach = prm.cutoff + T(1);
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t plane = i / HW;
+    const int64_t rem = i - plane * HW;
+    const int64_t h = rem / W;
+    const int64_t w = rem - h * W;
+    const int64_t n = plane / CH;
+    const int64_t ch = plane - n * CH;
+    const T x = static_cast<T>(w);
+    const T y = static_cast<T>(h);
+    const int64_t c0 = per_curve ? ch : 0;
+    const int64_t c1 = per_curve ? ch + 1 : curves;
+    T best = positive_inf<T>();
+    for (int64_t c = c0; c < c1; ++c) {
+      const T* box = boxes + (n * curves + c) * 4;
+      if (!(x >= box[0] - reach && x <= box[2] + reach && y >= box[1] - reach && y <= box[3] + reach)) continue;
+      const int64_t k1 = static_cast<int64_t>(span_begin[c + 1]) * S;
+      for (int64_t k = static_cast<int64_t>(span_begin[c]) * S; k < k1; ++k) {
+        const T* seg = segments + (n * nseg + k) * 4;
+        const T d2 = point_segment_distance2(x, y, seg[0], seg[1], seg[2], seg[3]);
+        if (d2 < best) best = d2;
+      }
+    }
+    out[i] = static_cast<out_t>(gaussian_of_r2(best, prm));
+  }
+}
+
+at::Tensor render_boundaries_cuda(const at::Tensor& landmarks, c10::IntArrayRef curve_points,
+                                  c10::IntArrayRef curve_lengths, int64_t height, int64_t width,
+                                  double sigma, double truncate, int64_t samples, bool per_curve,
+                                  std::optional<at::ScalarType> dtype) {
+  check_render_boundaries_args(landmarks, height, width, sigma, truncate, samples, dtype);
+  TORCH_CHECK(landmarks.device().is_cuda(), "render_boundaries: landmarks must be a CUDA tensor here");
+  std::vector<int> spans, span_begin;
+  build_spans(curve_points.vec(), curve_lengths.vec(), landmarks.size(1), spans, span_begin);
+  const c10::cuda::CUDAGuard guard(landmarks.device());
+  const at::ScalarType dt = out_dtype(dtype);
+  const int64_t curves = static_cast<int64_t>(curve_lengths.size());
+  const int64_t channels = per_curve ? curves : 1;
+  const int64_t N = landmarks.size(0), K = landmarks.size(1);
+  at::Tensor out = at::empty({N, channels, height, width}, landmarks.options().dtype(dt));
+  if (out.numel() == 0) return out;
+
+  // The span table (4 landmark indices per span, then the curves' first spans) goes to the device.
+  at::Tensor table = at::empty({static_cast<int64_t>(spans.size() + span_begin.size())},
+                               at::TensorOptions().dtype(at::kInt));
+  std::memcpy(table.mutable_data_ptr<int>(), spans.data(), spans.size() * sizeof(int));
+  std::memcpy(table.mutable_data_ptr<int>() + spans.size(), span_begin.data(), span_begin.size() * sizeof(int));
+  table = table.to(landmarks.device());
+  const int* d_spans = table.const_data_ptr<int>();
+  const int* d_begin = d_spans + spans.size();
+
+  const int S = static_cast<int>(samples);
+  const int64_t nseg = static_cast<int64_t>(spans.size() / 4) * S;
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const int device = landmarks.get_device();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "render_boundaries_cuda", [&] {
+    using T = at::opmath_type<scalar_t>;
+    const auto tdtype = c10::CppTypeToScalarType<T>::value;
+    const at::Tensor pts = landmarks.to(tdtype).contiguous();
+    at::Tensor segments = at::empty({N, nseg, 4}, landmarks.options().dtype(tdtype));
+    at::Tensor boxes = at::empty({N, curves, 4}, landmarks.options().dtype(tdtype));
+    boundary_segments_kernel<T><<<grid_for(N * curves, kTargetThreads, device), kTargetThreads, 0, stream>>>(
+        pts.const_data_ptr<T>(), N, K, curves, d_spans, d_begin, S, nseg, segments.mutable_data_ptr<T>(),
+        boxes.mutable_data_ptr<T>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    boundary_pixels_kernel<scalar_t><<<grid_for(out.numel(), kTargetThreads, device), kTargetThreads, 0, stream>>>(
+        segments.const_data_ptr<T>(), boxes.const_data_ptr<T>(), d_begin, curves, S, nseg, channels,
+        per_curve, out.numel(), height, width, GaussianParams<T>(sigma, truncate),
+        out.mutable_data_ptr<scalar_t>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------ weight_map
+
+template <typename T>
+struct LoadAs {
+  template <typename scalar_t>
+  __device__ __forceinline__ T operator()(const scalar_t* p) const {
+    return static_cast<T>(*p);
+  }
+};
+
+template <typename scalar_t>
+__global__ void __launch_bounds__(kTargetThreads) weight_map_kernel(
+    const scalar_t* __restrict__ target, int64_t total, int64_t H, int64_t W, int64_t radius,
+    at::opmath_type<scalar_t> threshold, scalar_t* __restrict__ out) {
+  using T = at::opmath_type<scalar_t>;
+  const int64_t HW = H * W;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t plane = i / HW;
+    const int64_t rem = i - plane * HW;
+    const int64_t h = rem / W;
+    const int64_t w = rem - h * W;
+    const T m = window_max<T, int64_t>(target + plane * HW, H, W, h, w, radius, LoadAs<T>{});
+    out[i] = m > threshold ? scalar_t(1) : scalar_t(0);
+  }
+}
+
+at::Tensor weight_map_cuda(const at::Tensor& target, double threshold, int64_t kernel_size) {
+  check_weight_map_args(target, kernel_size);
+  TORCH_CHECK(target.device().is_cuda(), "weight_map: target must be a CUDA tensor here");
+  const c10::cuda::CUDAGuard guard(target.device());
+  const at::Tensor t = target.contiguous();
+  at::Tensor out = at::empty(t.sizes(), t.options());
+  if (out.numel() == 0) return out;
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const int blocks = grid_for(out.numel(), kTargetThreads, t.get_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "weight_map_cuda", [&] {
+    using T = at::opmath_type<scalar_t>;
+    weight_map_kernel<scalar_t><<<blocks, kTargetThreads, 0, stream>>>(
+        t.const_data_ptr<scalar_t>(), out.numel(), t.size(2), t.size(3), kernel_size / 2,
+        static_cast<T>(threshold), out.mutable_data_ptr<scalar_t>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------- decode_heatmaps
+
+// One warp per heatmap plane: the lanes scan strided pixels, a shuffle reduction finds the
+// first maximal pixel, lane 0 refines it. The warp loop is warp-uniform, so full-mask shuffles
+// are safe.
+template <typename scalar_t>
+__global__ void __launch_bounds__(kTargetThreads) decode_kernel(
+    const scalar_t* __restrict__ hm, int64_t planes, int64_t H, int64_t W, DecodeMethod method,
+    at::opmath_type<scalar_t>* __restrict__ coords, at::opmath_type<scalar_t>* __restrict__ scores) {
+  using T = at::opmath_type<scalar_t>;
+  const int64_t HW = H * W;
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (static_cast<int64_t>(blockDim.x) * gridDim.x) >> 5;
+  for (int64_t p = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; p < planes; p += warps) {
+    const scalar_t* plane = hm + p * HW;
+    T best = -positive_inf<T>();
+    long long idx = -1;
+    for (int64_t i = lane; i < HW; i += 32) argmax_update(static_cast<T>(plane[i]), static_cast<long long>(i), best, idx);
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+      const T other = __shfl_down_sync(0xffffffffu, best, offset);
+      const long long other_idx = __shfl_down_sync(0xffffffffu, idx, offset);
+      argmax_combine(other, other_idx, best, idx);
+    }
+    if (lane == 0) {
+      if (idx < 0) idx = 0;
+      const long long h = idx / W, w = idx % W;
+      const auto at = [plane, W](long long r, long long c) { return static_cast<T>(plane[r * W + c]); };
+      T x, y;
+      refine_argmax<T>(at, H, W, h, w, method, x, y);
+      coords[2 * p] = x;
+      coords[2 * p + 1] = y;
+      scores[p] = static_cast<T>(plane[idx]);
+    }
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor> decode_heatmaps_cuda(const at::Tensor& heatmaps, c10::string_view method) {
+  const DecodeMethod m = check_decode_args(heatmaps, method);
+  TORCH_CHECK(heatmaps.device().is_cuda(), "decode_heatmaps: heatmaps must be a CUDA tensor here");
+  const c10::cuda::CUDAGuard guard(heatmaps.device());
+  const at::Tensor hm = heatmaps.contiguous();
+  const auto opmath = at::toOpMathType(hm.scalar_type());
+  at::Tensor coords = at::empty({hm.size(0), hm.size(1), 2}, hm.options().dtype(opmath));
+  at::Tensor scores = at::empty({hm.size(0), hm.size(1)}, hm.options().dtype(opmath));
+  const int64_t planes = scores.numel();
+  if (planes == 0) return {coords, scores};
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const int blocks = grid_for(planes * 32, kTargetThreads, hm.get_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hm.scalar_type(), "decode_heatmaps_cuda", [&] {
+    using T = at::opmath_type<scalar_t>;
+    decode_kernel<scalar_t><<<blocks, kTargetThreads, 0, stream>>>(
+        hm.const_data_ptr<scalar_t>(), planes, hm.size(2), hm.size(3), m, coords.mutable_data_ptr<T>(),
+        scores.mutable_data_ptr<T>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return {coords, scores};
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace awing
+
+TORCH_LIBRARY_IMPL(awing_ext, CUDA, m) {
+  m.impl("render_heatmaps", &awing::cuda::render_heatmaps_cuda);
+  m.impl("render_boundaries", &awing::cuda::render_boundaries_cuda);
+  m.impl("weight_map", &awing::cuda::weight_map_cuda);
+  m.impl("decode_heatmaps", &awing::cuda::decode_heatmaps_cuda);
+}

@@ -1,0 +1,64 @@
+// Boundary heatmaps: Catmull-Rom sampling of facial curves and the point-to-segment distance,
+// the single definitions both backends use.
+//
+// A curve through control points P_0..P_{m-1} (m >= 2) is the uniform Catmull-Rom spline, which
+// interpolates every P_i; the end spans use a duplicated end point (P_{-1} = P_0,
+// P_m = P_{m-1}). Each span P_i -> P_{i+1} is sampled at S + 1 equally spaced parameters and
+// replaced by S line segments. The boundary value of a pixel is exp(-d^2 / (2 sigma^2)) with d
+// the distance to the nearest segment, where d < truncate * sigma, and 0 beyond.
+#pragma once
+
+#include "awing/math.h"
+
+namespace awing {
+
+// The uniform Catmull-Rom spline through p1 (t = 0) and p2 (t = 1) with neighbours p0 and p3,
+// for one coordinate. NaN in any control point gives NaN.
+template <typename T>
+AWING_HD T catmull_rom(T p0, T p1, T p2, T p3, T t) {
+  const T t2 = t * t;
+  const T t3 = t2 * t;
+  return T(0.5) * ((T(2) * p1) + (p2 - p0) * t +
+                   (T(2) * p0 - T(5) * p1 + T(4) * p2 - p3) * t2 +
+                   (T(3) * p1 - p0 - T(3) * p2 + p3) * t3);
+}
+
+// Squared distance from (px, py) to the segment (ax, ay)-(bx, by); a degenerate segment is a
+// point. NaN when an end point is NaN.
+template <typename T>
+AWING_HD T point_segment_distance2(T px, T py, T ax, T ay, T bx, T by) {
+  const T ex = bx - ax;
+  const T ey = by - ay;
+  const T qx = px - ax;
+  const T qy = py - ay;
+  const T len2 = ex * ex + ey * ey;
+  T t = len2 > T(0) ? (qx * ex + qy * ey) / len2 : T(0);
+  t = t < T(0) ? T(0) : (t > T(1) ? T(1) : t);
+  const T dx = qx - t * ex;
+  const T dy = qy - t * ey;
+  return dx * dx + dy * dy;
+}
+
+// One span of a curve: the landmark indices of its four control points.
+struct Span {
+  int i0, i1, i2, i3;
+};
+
+// Segment j (0 <= j < S) of a span: the points of the spline at t = j/S and (j+1)/S. The end
+// points are evaluated exactly at t = 0 and t = 1 (the control points themselves).
+template <typename T>
+AWING_HD void span_segment(const T* pts /* (K, 2) */, Span s, int j, int S, T& ax, T& ay, T& bx,
+                           T& by) {
+  const T ta = static_cast<T>(j) / static_cast<T>(S);
+  const T tb = static_cast<T>(j + 1) / static_cast<T>(S);
+  const T x0 = pts[2 * s.i0], y0 = pts[2 * s.i0 + 1];
+  const T x1 = pts[2 * s.i1], y1 = pts[2 * s.i1 + 1];
+  const T x2 = pts[2 * s.i2], y2 = pts[2 * s.i2 + 1];
+  const T x3 = pts[2 * s.i3], y3 = pts[2 * s.i3 + 1];
+  ax = j == 0 ? x1 : catmull_rom(x0, x1, x2, x3, ta);
+  ay = j == 0 ? y1 : catmull_rom(y0, y1, y2, y3, ta);
+  bx = j + 1 == S ? x2 : catmull_rom(x0, x1, x2, x3, tb);
+  by = j + 1 == S ? y2 : catmull_rom(y0, y1, y2, y3, tb);
+}
+
+}  // namespace awing

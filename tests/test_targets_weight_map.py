@@ -1,0 +1,73 @@
+"""weight_map against scipy.ndimage.grey_dilation and against the fused loss' internal mask."""
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+
+import awing_ext
+from awing_ext.reference import weight_mask_reference
+from heatmaps import gaussian_heatmaps
+
+OP = torch.ops.awing_ext.weight_map.default
+
+
+def _scipy_mask(target: torch.Tensor, threshold: float, k: int) -> np.ndarray:
+    t = target.detach().cpu().double().numpy()
+    return (scipy.ndimage.grey_dilation(t, size=(1, 1, k, k)) > threshold).astype(np.float64)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 64, 64), (1, 3, 7, 13), (2, 1, 1, 1), (1, 2, 40, 3)], ids=str)
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_matches_scipy(device, shape, kernel_size):
+    target = gaussian_heatmaps(*shape, sigma=1.5, seed=sum(shape) + kernel_size, device=device)
+    target = target * torch.rand(shape[:2] + (1, 1), device=device) * 1.2  # peaks above and below thr
+    mask = awing_ext.weight_map(target, 0.2, kernel_size)
+    assert mask.dtype == target.dtype and mask.shape == target.shape
+    np.testing.assert_array_equal(mask.cpu().double().numpy(), _scipy_mask(target, 0.2, kernel_size))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("threshold", [0.0, 0.2, 0.5])
+def test_dtypes_thresholds(device, dtype, threshold):
+    target = gaussian_heatmaps(2, 4, 19, 21, seed=3, dtype=dtype, device=device)
+    mask = awing_ext.weight_map(target, threshold)
+    assert mask.dtype == dtype
+    np.testing.assert_array_equal(mask.cpu().double().numpy(), _scipy_mask(target, threshold, 3))
+    assert torch.equal(mask, weight_mask_reference(target, threshold, 3))
+
+
+def test_strict_threshold_and_noncontiguous(device):
+    t = torch.zeros(1, 1, 5, 5, device=device)
+    t[0, 0, 2, 2] = 0.2
+    assert awing_ext.weight_map(t, 0.2).sum() == 0  # strict >
+    t[0, 0, 2, 2] = 0.25
+    assert awing_ext.weight_map(t, 0.2).sum() == 9
+    big = gaussian_heatmaps(2, 3, 12, 10, seed=4, device=device)
+    view = big.transpose(2, 3)
+    assert torch.equal(awing_ext.weight_map(view, 0.2), weight_mask_reference(view.contiguous(), 0.2, 3))
+
+
+def test_same_mask_as_the_loss(device):
+    """Loss with its internal mask == loss with the explicit weight map W * M + 1."""
+    target = gaussian_heatmaps(2, 6, 32, 32, seed=5, device=device)
+    pred = target + 0.2 * torch.randn_like(target)
+    internal = awing_ext.adaptive_wing_loss(pred, target, reduction="none")
+    explicit = awing_ext.adaptive_wing_loss(pred, target, reduction="none",
+                                            weight_map=10 * awing_ext.weight_map(target) + 1)
+    assert torch.equal(internal, explicit)
+
+
+def test_opcheck(device):
+    target = gaussian_heatmaps(2, 3, 8, 9, seed=6, device=device)
+    torch.library.opcheck(OP, (target, 0.2, 3))
+    torch.library.opcheck(OP, (target.half(), 0.1, 5))
+
+
+def test_torch_compile_fullgraph(device):
+    torch._dynamo.reset()
+    target = gaussian_heatmaps(2, 3, 16, 16, seed=7, device=device)
+
+    def f(t):
+        return awing_ext.weight_map(t + 0.0) * 10 + 1
+
+    torch.testing.assert_close(torch.compile(f, fullgraph=True)(target), f(target))
