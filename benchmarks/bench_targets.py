@@ -23,18 +23,15 @@ Reported: median ms per call (benchmarks.common.time_ms: --repeat timed runs aft
 samples per second, and the speed-up over the per-sample pipeline's samples per second; for the
 batched rows, also the median ms of each op alone.
 
-Allocation: the batched outputs are large (a batch of 32 is 36 MB of heatmaps); glibc serves such
-blocks with mmap and returns them on free, so every call pays first-touch page faults, which are
-very slow on some VMs (about 8 ms per 35 MB on the firecracker VM these numbers were taken on).
-A training loop that reuses memory (CUDA caching allocator; jemalloc/tcmalloc, or
-MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=17179869184 for glibc) does not; the
-JSON records those variables so runs with and without them can be told apart.
+Allocation: the batched outputs are large (a batch of 32 is 36 MB of heatmaps). glibc serves such
+blocks with mmap and returns them on free, so every call would pay first-touch page faults, which
+are very slow on some VMs; benchmarks/common.py therefore makes glibc keep freed memory for reuse
+(training/runtime.py, as the training loop does and as the CUDA caching allocator does on GPUs).
 
 Run from the repository root:  python -m benchmarks.bench_targets [--quick] [--help]
 """
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -43,7 +40,7 @@ import torch
 
 import awing_ext
 
-from .common import (environment, fmt, format_environment, markdown_table, ratio, resolve_devices, time_ms,
+from .common import (MALLOC_KEEPS_FREED_MEMORY, environment, fmt, format_environment, markdown_table, ratio, resolve_devices, time_ms,
                      write_json)
 
 SIZE = 64
@@ -215,7 +212,7 @@ def main(argv=None) -> int:
                            "config": {"size": SIZE, "sigma": SIGMA, "truncate": TRUNCATE, "threshold": THRESHOLD,
                                       "points": 68, "repeat": args.repeat, "warmup": args.warmup,
                                       "batches": args.batches, "baseline_samples": BASELINE_SAMPLES,
-                                      "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}},
+                                      "malloc_keeps_freed_memory": MALLOC_KEEPS_FREED_MEMORY},
                            "results": results})
     print(f"\nwrote {args.json}")
     return 0

@@ -16,6 +16,13 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from training.runtime import keep_freed_memory
+
+# Every implementation benchmarked reuses freed memory instead of faulting fresh pages in on
+# each call (see training/runtime.py): otherwise slow page faults on some VMs, not the
+# kernels, decide the numbers.
+MALLOC_KEEPS_FREED_MEMORY = keep_freed_memory()
+
 
 def available_devices() -> list:
     """'cpu', plus 'cuda' when torch sees a GPU."""

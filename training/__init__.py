@@ -1,0 +1,1 @@
+"""awing training package: data, models, training, evaluation metrics and result plots."""

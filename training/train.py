@@ -1,0 +1,320 @@
+"""Train a FAN face-alignment model with the Adaptive Wing loss.
+
+    python -m training.train                      # built-in synthetic faces, small preset, CPU demo
+    python -m training.train --preset paper --device cuda --amp bf16 ...
+
+Data workers only decode, warp and jitter images (training/data/transforms.py); heatmap,
+boundary and loss-map targets are rendered on the training device from the landmark batch by
+awing_ext's kernels, and the loss is awing_ext's fused AdaptiveWingLoss summed over the stacks.
+
+The run folder (--out) gets: config.json (every option), last.pt (resumable, written atomically
+every --checkpoint-every steps and at each epoch end), best.pt (best validation NME),
+metrics.jsonl (one JSON object per logged step / epoch; TensorBoard events too if tensorboard is
+installed), and after the final test evaluation results.json, ced.png and predictions.png.
+
+Reproducibility: the model is initialised from --seed, the epoch's sample order from
+(seed, epoch) and every augmentation from (seed, epoch, index), so `--resume` after a kill at any
+moment (even SIGKILL) replays exactly what the uninterrupted run would have done.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import awing_ext
+
+from . import metrics, visualize
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data.transforms import AugmentConfig
+from .datasets import DATASETS, build_dataset
+from .engine import TargetSpec, make_targets, normalise_images, run_evaluation
+from .models import PRESETS, build_model
+from .runtime import keep_freed_memory
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
+    g.add_argument("--data-root", default=None, help="dataset folder (real datasets)")
+    g.add_argument("--train-samples", type=int, default=3200, help="synthetic: training faces")
+    g.add_argument("--val-samples", type=int, default=256, help="synthetic: validation faces")
+    g.add_argument("--test-samples", type=int, default=512, help="synthetic: test faces")
+    g.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
+    g.add_argument("--no-augment", action="store_true", help="train on centred crops only")
+    g.add_argument("--rotate", type=float, default=30.0, help="augmentation: max rotation, degrees")
+    g.add_argument("--flip", type=float, default=0.5, help="augmentation: horizontal flip probability")
+    g.add_argument("--occlusion", type=float, default=0.3, help="augmentation: occluding patch probability")
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model preset")
+    g.add_argument("--stacks", type=int, default=None, help="override the preset's hourglass stacks")
+    g.add_argument("--width", type=int, default=None, help="override the preset's channel width")
+    g.add_argument("--depth", type=int, default=None, help="override the preset's hourglass depth")
+    g.add_argument("--sigma", type=float, default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int, default=12)
+    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--optimizer", default="adamw", choices=("rmsprop", "adamw"),
+                   help="rmsprop is the paper's (use --lr 1e-4 --weight-decay 1e-5)")
+    g.add_argument("--lr", type=float, default=2e-3)
+    g.add_argument("--weight-decay", type=float, default=1e-5)
+    g.add_argument("--lr-milestones", type=int, nargs="*", default=None,
+                   help="epochs at which the learning rate is multiplied by --lr-gamma "
+                        "(default: 75%% and 90%% of --epochs)")
+    g.add_argument("--lr-gamma", type=float, default=0.2)
+    g.add_argument("--amp", default="auto", choices=("auto", "none", "bf16", "fp16"),
+                   help="autocast dtype; auto = bf16 on CUDA, none on CPU")
+    g.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    g = p.add_argument_group("run")
+    g.add_argument("--out", default=None, help="run folder (default: runs/<time>)")
+    g.add_argument("--resume", default=None, metavar="CKPT|auto",
+                   help="continue from a checkpoint; 'auto' = <out>/last.pt if it exists")
+    g.add_argument("--checkpoint-every", type=int, default=100, help="steps between last.pt writes")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--log-every", type=int, default=10, help="steps between metrics.jsonl lines")
+    g.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests, smoke runs)")
+    g.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    args = p.parse_args(argv)
+    if args.lr_milestones is None:
+        args.lr_milestones = sorted({max(1, int(args.epochs * 0.75)), max(1, int(args.epochs * 0.9))})
+    return args
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class Trainer:
+    """Owns the model, optimiser, data and run folder of one training run."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto"
+                                   else args.device)
+        amp = args.amp if args.amp != "auto" else ("bf16" if self.device.type == "cuda" else "none")
+        self.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+        self.out = Path(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+        self.out.mkdir(parents=True, exist_ok=True)
+
+        torch.manual_seed(args.seed)
+        overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
+                     if v is not None}
+        self.model = build_model(args.preset, **overrides).to(self.device)
+        if args.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        cfg = self.model.config
+        self.num_landmarks, self.input_size = cfg.num_landmarks, cfg.input_size
+        heatmap_size = cfg.input_size // 4
+
+        augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
+                                                             occlusion=args.occlusion)
+        common = dict(input_size=cfg.input_size, seed=args.seed, data_root=args.data_root)
+        self.train_set, scheme = build_dataset(args.dataset, "train", num_samples=args.train_samples,
+                                               augment=augment, **common)
+        self.val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
+        self.test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
+        self.targets = TargetSpec(cfg.input_size, heatmap_size, args.sigma,
+                                  boundary_scheme=scheme if cfg.boundary else None)
+        self.criterion = awing_ext.AdaptiveWingLoss()
+
+        params = self.model.parameters()
+        if args.optimizer == "rmsprop":
+            self.optimizer = torch.optim.RMSprop(params, lr=args.lr, weight_decay=args.weight_decay)
+        else:
+            self.optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, args.lr_milestones, args.lr_gamma)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.epoch, self.step, self.step_in_epoch, self.best_nme = 0, 0, 0, math.inf
+        self.writer = self._tensorboard()
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "epoch": self.epoch, "step": self.step, "step_in_epoch": self.step_in_epoch,
+                "best_nme": self.best_nme, "rng": rng, "config": vars(self.args),
+                "model_config": dict(vars(self.model.config)), "awing_version": awing_ext.__version__}
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.step_in_epoch, self.best_nme = state["step_in_epoch"], state["best_nme"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    # ------------------------------------------------------------------ data
+    def _epoch_batches(self, epoch: int) -> list:
+        g = torch.Generator().manual_seed(self.args.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.train_set), generator=g).tolist()
+        bs = self.args.batch_size
+        return [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]  # drop the last partial batch
+
+    def _loader(self, dataset, batch_sampler=None, batch_size=None):
+        batching = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
+        return torch.utils.data.DataLoader(dataset, **batching, num_workers=self.args.workers,
+                                           pin_memory=self.device.type == "cuda")
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, batch: dict) -> float:
+        images = normalise_images(batch["image"].to(self.device, non_blocking=True), self.args.channels_last)
+        landmarks = batch["landmarks"].to(self.device, non_blocking=True)
+        visible = batch["visible"].to(self.device, non_blocking=True)
+        target, weight = make_targets(landmarks, visible, self.targets)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            outputs = self.model(images)
+        loss = sum(self.criterion(out.float(), target, weight) for out in outputs)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"non-finite loss {value} at epoch {self.epoch} step {self.step}: stopping "
+                                f"without writing a checkpoint (last good one: {self.out / 'last.pt'}). "
+                                "Try a lower --lr or --amp none.")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return value
+
+    def validate(self) -> float:
+        result = run_evaluation(self.model, self._loader(self.val_set, batch_size=self.args.batch_size),
+                                self.device, self.num_landmarks, self.input_size, self.args.channels_last,
+                                keep_images=0)
+        return float(metrics.nme(result["pred"], result["gt"]).mean())
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> None:
+        args = self.args
+        (self.out / "config.json").write_text(json.dumps(vars(args), indent=2))
+        total_steps = args.epochs * len(self._epoch_batches(0))
+        with open(self.out / "metrics.jsonl", "a") as log:
+            while self.epoch < args.epochs:
+                if args.max_steps is not None and self.step >= args.max_steps:
+                    break
+                self.train_set.set_epoch(self.epoch)
+                batches = self._epoch_batches(self.epoch)[self.step_in_epoch:]
+                bar = tqdm(self._loader(self.train_set, batch_sampler=batches), total=len(batches),
+                           desc=f"epoch {self.epoch + 1}/{args.epochs}", disable=args.no_progress, leave=False,
+                           unit="batch", dynamic_ncols=True)
+                t0, seen = time.perf_counter(), 0
+                for batch in bar:
+                    loss = self.train_step(batch)
+                    self.step += 1
+                    self.step_in_epoch += 1
+                    seen += len(batch["index"])
+                    bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}",
+                                    step=f"{self.step}/{total_steps}")
+                    if self.step % args.log_every == 0:
+                        self._log(log, {"epoch": self.epoch, "step": self.step, "loss": loss,
+                                        "lr": self.optimizer.param_groups[0]["lr"],
+                                        "images_per_s": seen / (time.perf_counter() - t0)})
+                    if self.step % args.checkpoint_every == 0:
+                        save_checkpoint(self.state(), self.out / "last.pt")
+                    if args.max_steps is not None and self.step >= args.max_steps:
+                        break
+                bar.close()
+                if self.step_in_epoch < len(self._epoch_batches(self.epoch)):
+                    save_checkpoint(self.state(), self.out / "last.pt")  # stopped by --max-steps
+                    break
+                self.epoch += 1
+                self.step_in_epoch = 0
+                self.scheduler.step()
+                val_nme = self.validate()
+                improved = val_nme < self.best_nme
+                self.best_nme = min(self.best_nme, val_nme)
+                self._log(log, {"epoch": self.epoch, "step": self.step, "val_nme": val_nme})
+                save_checkpoint(self.state(), self.out / "last.pt")
+                if improved:
+                    save_checkpoint(self.state(), self.out / "best.pt")
+                tqdm.write(f"epoch {self.epoch}/{args.epochs}: val NME {100 * val_nme:.2f}% "
+                           f"(best {100 * self.best_nme:.2f}%)", file=sys.stderr)
+
+    def _log(self, log, record: dict) -> None:
+        record = {**record, "time": time.time()}
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if self.writer is not None:
+            for key, value in record.items():
+                if key not in ("epoch", "step", "time"):
+                    self.writer.add_scalar(key, value, record["step"])
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(str(self.out / "tensorboard"))
+
+    # ------------------------------------------------------------------ final test
+    def test(self) -> dict:
+        """Evaluates best.pt on the test split beside the mean-shape baseline; writes the report."""
+        best = self.out / "best.pt"
+        if best.exists():
+            self.model.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
+        loader = self._loader(self.test_set, batch_size=self.args.batch_size)
+        result = run_evaluation(self.model, loader, self.device, self.num_landmarks, self.input_size,
+                                self.args.channels_last)
+        baseline = metrics.MeanShapeBaseline().fit(self._train_crop_landmarks())
+        nme_model = metrics.nme(result["pred"], result["gt"])
+        nme_base = metrics.nme(baseline.predict(len(result["gt"])), result["gt"])
+        rows = {"model": metrics.summarize(nme_model), "mean shape": metrics.summarize(nme_base)}
+        report = {"split": "test", "samples": len(result["gt"]), "normaliser": "inter_ocular", "results": rows,
+                  "inter_pupil_nme": float(metrics.nme(result["pred"], result["gt"], "inter_pupil").mean())}
+        (self.out / "results.json").write_text(json.dumps(report, indent=2))
+        visualize.plot_ced({"model": nme_model, "mean shape": nme_base}, self.out / "ced.png",
+                           title=f"CED on the {self.args.dataset} test split")
+        visualize.prediction_grid(result["images"], result["pred"][:len(result["images"])],
+                                  result["gt"][:len(result["images"])], self.out / "predictions.png")
+        return report
+
+    def _train_crop_landmarks(self) -> np.ndarray:
+        """The training set's landmarks in the crop without augmentation (the baseline's data)."""
+        plain, _ = build_dataset(self.args.dataset, "train", input_size=self.input_size,
+                                 num_samples=min(self.args.train_samples, 1000), seed=self.args.seed,
+                                 data_root=self.args.data_root)
+        loader = self._loader(plain, batch_size=64)
+        return np.concatenate([b["landmarks"].numpy() for b in loader])
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    keep_freed_memory()
+    trainer = Trainer(args)
+    if args.resume:
+        path = Path(args.resume) if args.resume != "auto" else trainer.out / "last.pt"
+        if path.exists() or args.resume != "auto":
+            trainer.load_state(load_checkpoint(path, map_location=trainer.device))
+            print(f"resumed from {path} at epoch {trainer.epoch}, step {trainer.step}", file=sys.stderr)
+    print(f"awing: training {args.preset} on {args.dataset} ({trainer.device}); run folder {trainer.out}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    try:
+        trainer.fit()
+    except NonFiniteLoss as exc:
+        raise SystemExit(f"error: {exc}")
+    if args.max_steps is not None and trainer.epoch < args.epochs:
+        print(f"stopped at step {trainer.step} (--max-steps); resume with --resume {trainer.out / 'last.pt'}")
+        return {}
+    report = trainer.test()
+    print(f"\nTest split ({report['samples']} images, NME normalised by the inter-ocular distance), "
+          f"trained in {time.perf_counter() - t0:.0f} s:\n")
+    print(metrics.format_table(report["results"]))
+    print(f"\nrun folder: {trainer.out} (best.pt, last.pt, metrics.jsonl, results.json, ced.png, predictions.png)")
+    return report
+
+
+if __name__ == "__main__":
+    main()
