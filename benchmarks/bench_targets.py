@@ -134,12 +134,12 @@ def parse_args(argv):
     parser.add_argument("--json", type=Path, default=None,
                         help=f"where to write the raw results (default: {DEFAULT_JSON}; {QUICK_JSON} with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke test: few repeats, batch 32 only")
-    parser.add_argument("--batches", type=int, nargs="+", default=None,
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
                         help=f"batch sizes of the batched kernels (default: {list(BATCHES)}; 32 with --quick)")
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (5 if args.quick else 30)
     args.warmup = args.warmup or (1 if args.quick else 3)
-    args.batches = args.batches or ([32] if args.quick else list(BATCHES))
+    args.batch_sizes = args.batch_sizes or ([32] if args.quick else list(BATCHES))
     args.json = args.json or Path(QUICK_JSON if args.quick else DEFAULT_JSON)
     return args
 
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     env = environment()
     print(format_environment(env))
     curves = awing_ext.get_scheme("68").curves
-    faces = random_faces(max(args.batches + [BASELINE_SAMPLES]))
+    faces = random_faces(max(args.batch_sizes + [BASELINE_SAMPLES]))
 
     # Per-sample baseline (CPU).
     base_faces = faces[:BASELINE_SAMPLES]
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
                 "speedup": 1.0}]
 
     for device in devices:
-        for n in args.batches:
+        for n in args.batch_sizes:
             lm = torch.from_numpy(faces[:n]).to(device)
 
             def heat():
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     write_json(args.json, {"benchmark": "targets", "environment": env,
                            "config": {"size": SIZE, "sigma": SIGMA, "truncate": TRUNCATE, "threshold": THRESHOLD,
                                       "points": 68, "repeat": args.repeat, "warmup": args.warmup,
-                                      "batches": args.batches, "baseline_samples": BASELINE_SAMPLES,
+                                      "batches": args.batch_sizes, "baseline_samples": BASELINE_SAMPLES,
                                       "malloc_keeps_freed_memory": MALLOC_KEEPS_FREED_MEMORY},
                            "results": results})
     print(f"\nwrote {args.json}")

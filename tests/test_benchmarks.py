@@ -12,3 +12,21 @@ def test_bench_loss_smoke(tmp_path, capsys):
     assert {r["pass"] for r in report["results"]} == {"fwd", "fwd+bwd"}
     assert all(r["median_ms"]["fused"] > 0 for r in report["results"])
     assert "| device |" in capsys.readouterr().out
+
+
+def test_bench_train_step_smoke(tmp_path):
+    from benchmarks import bench_train_step
+    out = tmp_path / "step.json"
+    bench_train_step.main(["--quick", "--repeat", "1", "--warmup", "0", "--devices", "cpu", "--batch-size", "2",
+                           "--json", str(out)])
+    result = json.loads(out.read_text())["results"][0]
+    assert set(result["median_ms"]) == {"data", "targets", "forward", "loss", "backward"}
+    assert abs(sum(result["share"].values()) - 1) < 1e-9
+
+
+def test_bench_targets_smoke(tmp_path):
+    from benchmarks import bench_targets
+    out = tmp_path / "targets.json"
+    bench_targets.main(["--quick", "--repeat", "1", "--warmup", "0", "--devices", "cpu", "--batch-sizes", "2",
+                        "--json", str(out)])
+    assert json.loads(out.read_text())["results"]

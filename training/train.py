@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
     g.add_argument("--data-root", default=None, help="dataset folder (real datasets)")
-    g.add_argument("--train-samples", type=int, default=3200, help="synthetic: training faces")
+    g.add_argument("--train-samples", type=int, default=2400, help="synthetic: training faces")
     g.add_argument("--val-samples", type=int, default=256, help="synthetic: validation faces")
     g.add_argument("--test-samples", type=int, default=512, help="synthetic: test faces")
     g.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
@@ -59,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--depth", type=int, default=None, help="override the preset's hourglass depth")
     g.add_argument("--sigma", type=float, default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=12)
+    g.add_argument("--epochs", type=int, default=8)
     g.add_argument("--batch-size", type=int, default=16)
     g.add_argument("--optimizer", default="adamw", choices=("rmsprop", "adamw"),
                    help="rmsprop is the paper's (use --lr 1e-4 --weight-decay 1e-5)")

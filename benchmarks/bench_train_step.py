@@ -1,0 +1,118 @@
+"""Training-step benchmark: where the time of one step goes.
+
+One step of `python -m training.train` split into its phases, each timed on its own between
+device synchronisations (median of --repeat runs after --warmup):
+  * data:     building one batch in-process (synthetic face generation, crop/augment warp,
+              collation), i.e. what one data-loader worker spends per batch;
+  * targets:  awing_ext.render_heatmaps + render_boundaries on the training device (the loss-map
+              mask is computed inside the loss kernel);
+  * forward:  the FAN forward pass;
+  * loss:     awing_ext's fused Adaptive Wing loss over every stack (forward of the loss; its
+              backward is a scaled copy, timed with the model's backward);
+  * backward: loss.backward() and the optimiser step.
+The share column is each phase over the sum of the compute phases (targets + forward + loss +
+backward): with data in worker processes, that sum is the step time on the training device.
+
+Presets: "small" on the CPU; "paper" on CUDA when a GPU is present.
+    python -m benchmarks.bench_train_step [--quick] [--devices cpu cuda]
+"""
+import argparse
+from pathlib import Path
+
+import torch
+
+import awing_ext
+from training.data.transforms import AugmentConfig
+from training.datasets import build_dataset
+from training.engine import TargetSpec, make_targets, normalise_images
+from training.models import build_model
+
+from .common import environment, format_environment, markdown_table, resolve_devices, time_ms, write_json
+
+PRESET_FOR = {"cpu": ("small", 16), "cuda": ("paper", 16)}
+PHASES = ("data", "targets", "forward", "loss", "backward")
+
+
+def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int) -> dict:
+    torch.manual_seed(0)
+    model = build_model(preset).to(device)
+    cfg = model.config
+    dataset, scheme = build_dataset("synthetic", "train", input_size=cfg.input_size, num_samples=batch_size,
+                                    augment=AugmentConfig())
+    spec = TargetSpec(cfg.input_size, cfg.input_size // 4, 1.0, scheme if cfg.boundary else None)
+    criterion = awing_ext.AdaptiveWingLoss()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def make_batch():
+        return torch.utils.data.default_collate([dataset[i] for i in range(batch_size)])
+
+    batch = make_batch()
+    images = normalise_images(batch["image"].to(device))
+    landmarks, visible = batch["landmarks"].to(device), batch["visible"].to(device)
+    target, weight = make_targets(landmarks, visible, spec)
+    state = {}
+
+    def forward():
+        state["outputs"] = model(images)
+
+    def loss():
+        state["loss"] = sum(criterion(o, target, weight) for o in state["outputs"])
+
+    def backward():
+        optimizer.zero_grad(set_to_none=True)
+        state["loss"].backward()
+        optimizer.step()
+
+    def fresh_loss():  # untimed: a new graph for each backward
+        forward()
+        loss()
+
+    timings = {
+        "data": time_ms(make_batch, "cpu", repeat=max(3, repeat // 4), warmup=1),
+        "targets": time_ms(lambda: make_targets(landmarks, visible, spec), device, repeat=repeat, warmup=warmup),
+        "forward": time_ms(forward, device, repeat=repeat, warmup=warmup),
+        "loss": time_ms(loss, device, repeat=repeat, warmup=warmup, setup=forward),
+        "backward": time_ms(backward, device, repeat=repeat, warmup=warmup, setup=fresh_loss),
+    }
+    medians = {k: t.median_ms for k, t in timings.items()}
+    compute = sum(medians[k] for k in PHASES[1:])
+    return {"device": device, "preset": preset, "batch_size": batch_size, "input_size": cfg.input_size,
+            "median_ms": medians, "compute_ms": compute,
+            "share": {k: medians[k] / compute for k in PHASES[1:]},
+            "timings": {k: t.to_dict() for k, t in timings.items()}}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_train_step", description=__doc__.splitlines()[0])
+    p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None)
+    p.add_argument("--repeat", type=int, default=None, help="timed runs per phase (default 20, 3 with --quick)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 3, 1 with --quick)")
+    p.add_argument("--batch-size", type=int, default=None, help="override the per-device batch size (16)")
+    p.add_argument("--json", type=Path, default=None, help="default: benchmarks/results/train_step[_quick].json")
+    p.add_argument("--quick", action="store_true", help="smoke test")
+    args = p.parse_args(argv)
+    repeat = args.repeat or (3 if args.quick else 20)
+    warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
+    out = args.json or Path("benchmarks/results/train_step_quick.json" if args.quick
+                            else "benchmarks/results/train_step.json")
+    env = {**environment(), "awing_ext_build": awing_ext.build_info()}
+    print(format_environment(env) + "\n")
+    results = []
+    for device in resolve_devices(args.devices):
+        preset, bs = PRESET_FOR[device]
+        results.append(measure(device, preset, args.batch_size or bs, repeat, warmup))
+    rows = []
+    for r in results:
+        m, s = r["median_ms"], r["share"]
+        rows.append([r["device"], r["preset"], str(r["batch_size"]), f"{m['data']:.1f}"]
+                    + [f"{m[k]:.1f} ({100 * s[k]:.1f}%)" for k in PHASES[1:]] + [f"{r['compute_ms']:.1f}"])
+    print(markdown_table(["device", "preset", "batch", "data ms (1 worker)", "targets ms", "forward ms", "loss ms",
+                          "backward+step ms", "step ms"], rows))
+    print("\nMedian ms per phase; (share of the step on the training device: targets + forward + loss + backward).")
+    write_json(out, {"benchmark": "train_step", "environment": env, "repeat": repeat, "warmup": warmup,
+                     "results": results})
+    print(f"raw results: {out}")
+
+
+if __name__ == "__main__":
+    main()
