@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 import awing_ext
+from awing_ext.schemes import get_scheme
 
 from . import metrics, visualize
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -107,20 +108,22 @@ class Trainer:
         torch.manual_seed(args.seed)
         overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
                      if v is not None}
-        self.model = build_model(args.preset, **overrides).to(self.device)
+        input_size = PRESETS[args.preset].input_size
+        augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
+                                                             occlusion=args.occlusion)
+        common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root)
+        self.train_set, scheme = build_dataset(args.dataset, "train", num_samples=args.train_samples,
+                                               augment=augment, **common)
+        self.val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
+        self.test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
+
+        self.model = build_model(args.preset, num_landmarks=get_scheme(scheme).num_points, **overrides)
+        self.model = self.model.to(self.device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         cfg = self.model.config
         self.num_landmarks, self.input_size = cfg.num_landmarks, cfg.input_size
         heatmap_size = cfg.input_size // 4
-
-        augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
-                                                             occlusion=args.occlusion)
-        common = dict(input_size=cfg.input_size, seed=args.seed, data_root=args.data_root)
-        self.train_set, scheme = build_dataset(args.dataset, "train", num_samples=args.train_samples,
-                                               augment=augment, **common)
-        self.val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
-        self.test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
         self.targets = TargetSpec(cfg.input_size, heatmap_size, args.sigma,
                                   boundary_scheme=scheme if cfg.boundary else None)
         self.criterion = awing_ext.AdaptiveWingLoss()
