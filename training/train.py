@@ -34,6 +34,7 @@ from . import metrics, visualize
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data.transforms import AugmentConfig
 from .datasets import DATASETS, build_dataset
+from .distributed import all_reduce_sum, init_distributed, shutdown
 from .engine import TargetSpec, make_targets, normalise_images, run_evaluation
 from .models import PRESETS, build_model
 from .runtime import keep_freed_memory
@@ -98,12 +99,12 @@ class Trainer:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto"
-                                   else args.device)
+        self.dist, self.device = init_distributed(args.device)
         amp = args.amp if args.amp != "auto" else ("bf16" if self.device.type == "cuda" else "none")
         self.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
         self.out = Path(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
 
         torch.manual_seed(args.seed)
         overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
@@ -121,6 +122,11 @@ class Trainer:
         self.model = self.model.to(self.device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # self.model is the plain module (state, evaluation); self.net what training calls (DDP when distributed)
+        self.net = self.model
+        if self.dist.enabled:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
         cfg = self.model.config
         self.num_landmarks, self.input_size = cfg.num_landmarks, cfg.input_size
         heatmap_size = cfg.input_size // 4
@@ -136,7 +142,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, args.lr_milestones, args.lr_gamma)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step, self.step_in_epoch, self.best_nme = 0, 0, 0, math.inf
-        self.writer = self._tensorboard()
+        self.writer = self._tensorboard() if self.dist.is_main else None
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict:
@@ -162,9 +168,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ data
     def _epoch_batches(self, epoch: int) -> list:
-        g = torch.Generator().manual_seed(self.args.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.train_set), generator=g).tolist()
-        bs = self.args.batch_size
+        """This process's batches of `epoch`: a DistributedSampler shard (the whole set when
+        single-process) of a (seed, epoch) permutation; every process gets the same count."""
+        sampler = torch.utils.data.DistributedSampler(self.train_set, num_replicas=self.dist.world_size,
+                                                      rank=self.dist.rank, shuffle=True, seed=self.args.seed,
+                                                      drop_last=True)
+        sampler.set_epoch(epoch)
+        order, bs = list(sampler), self.args.batch_size
         return [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]  # drop the last partial batch
 
     def _loader(self, dataset, batch_sampler=None, batch_size=None):
@@ -179,9 +189,10 @@ class Trainer:
         visible = batch["visible"].to(self.device, non_blocking=True)
         target, weight = make_targets(landmarks, visible, self.targets)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
-            outputs = self.model(images)
+            outputs = self.net(images)
         loss = sum(self.criterion(out.float(), target, weight) for out in outputs)
-        value = loss.item()
+        # the mean over processes: what is logged, and what every process decides NaN-stops on
+        value = all_reduce_sum(loss.detach().reshape(1), self.dist).item() / self.dist.world_size
         if not math.isfinite(value):
             raise NonFiniteLoss(f"non-finite loss {value} at epoch {self.epoch} step {self.step}: stopping "
                                 f"without writing a checkpoint (last good one: {self.out / 'last.pt'}). "
@@ -193,24 +204,33 @@ class Trainer:
         return value
 
     def validate(self) -> float:
-        result = run_evaluation(self.model, self._loader(self.val_set, batch_size=self.args.batch_size),
+        """Mean validation NME; each process evaluates every world_size-th image, then the sums meet."""
+        shard = torch.utils.data.Subset(self.val_set, range(self.dist.rank, len(self.val_set), self.dist.world_size))
+        result = run_evaluation(self.model, self._loader(shard, batch_size=self.args.batch_size),
                                 self.device, self.num_landmarks, self.input_size, self.args.channels_last,
                                 keep_images=0)
-        return float(metrics.nme(result["pred"], result["gt"]).mean())
+        nmes = metrics.nme(result["pred"], result["gt"])
+        total = all_reduce_sum(torch.tensor([nmes.sum(), len(nmes)], dtype=torch.float64, device=self.device),
+                               self.dist)
+        return float(total[0] / total[1])
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> None:
         args = self.args
-        (self.out / "config.json").write_text(json.dumps(vars(args), indent=2))
+        if self.dist.is_main:
+            (self.out / "config.json").write_text(json.dumps({**vars(args), "world_size": self.dist.world_size},
+                                                             indent=2))
         total_steps = args.epochs * len(self._epoch_batches(0))
-        with open(self.out / "metrics.jsonl", "a") as log:
+        log = open(self.out / "metrics.jsonl", "a") if self.dist.is_main else None
+        try:
             while self.epoch < args.epochs:
                 if args.max_steps is not None and self.step >= args.max_steps:
                     break
                 self.train_set.set_epoch(self.epoch)
                 batches = self._epoch_batches(self.epoch)[self.step_in_epoch:]
                 bar = tqdm(self._loader(self.train_set, batch_sampler=batches), total=len(batches),
-                           desc=f"epoch {self.epoch + 1}/{args.epochs}", disable=args.no_progress, leave=False,
+                           desc=f"epoch {self.epoch + 1}/{args.epochs}", leave=False,
+                           disable=args.no_progress or not self.dist.is_main,
                            unit="batch", dynamic_ncols=True)
                 t0, seen = time.perf_counter(), 0
                 for batch in bar:
@@ -225,12 +245,12 @@ class Trainer:
                                         "lr": self.optimizer.param_groups[0]["lr"],
                                         "images_per_s": seen / (time.perf_counter() - t0)})
                     if self.step % args.checkpoint_every == 0:
-                        save_checkpoint(self.state(), self.out / "last.pt")
+                        self._save("last.pt")
                     if args.max_steps is not None and self.step >= args.max_steps:
                         break
                 bar.close()
                 if self.step_in_epoch < len(self._epoch_batches(self.epoch)):
-                    save_checkpoint(self.state(), self.out / "last.pt")  # stopped by --max-steps
+                    self._save("last.pt")  # stopped by --max-steps
                     break
                 self.epoch += 1
                 self.step_in_epoch = 0
@@ -239,13 +259,23 @@ class Trainer:
                 improved = val_nme < self.best_nme
                 self.best_nme = min(self.best_nme, val_nme)
                 self._log(log, {"epoch": self.epoch, "step": self.step, "val_nme": val_nme})
-                save_checkpoint(self.state(), self.out / "last.pt")
+                self._save("last.pt")
                 if improved:
-                    save_checkpoint(self.state(), self.out / "best.pt")
-                tqdm.write(f"epoch {self.epoch}/{args.epochs}: val NME {100 * val_nme:.2f}% "
-                           f"(best {100 * self.best_nme:.2f}%)", file=sys.stderr)
+                    self._save("best.pt")
+                if self.dist.is_main:
+                    tqdm.write(f"epoch {self.epoch}/{args.epochs}: val NME {100 * val_nme:.2f}% "
+                               f"(best {100 * self.best_nme:.2f}%)", file=sys.stderr)
+        finally:
+            if log is not None:
+                log.close()
+
+    def _save(self, name: str) -> None:
+        if self.dist.is_main:  # replicas hold identical weights: one writer
+            save_checkpoint(self.state(), self.out / name)
 
     def _log(self, log, record: dict) -> None:
+        if log is None:
+            return
         record = {**record, "time": time.time()}
         log.write(json.dumps(record) + "\n")
         log.flush()
@@ -296,27 +326,37 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     keep_freed_memory()
     trainer = Trainer(args)
-    if args.resume:
-        path = Path(args.resume) if args.resume != "auto" else trainer.out / "last.pt"
-        if path.exists() or args.resume != "auto":
-            trainer.load_state(load_checkpoint(path, map_location=trainer.device))
-            print(f"resumed from {path} at epoch {trainer.epoch}, step {trainer.step}", file=sys.stderr)
-    print(f"awing: training {args.preset} on {args.dataset} ({trainer.device}); run folder {trainer.out}",
-          file=sys.stderr)
-    t0 = time.perf_counter()
+    main_process = trainer.dist.is_main
     try:
-        trainer.fit()
-    except NonFiniteLoss as exc:
-        raise SystemExit(f"error: {exc}")
-    if args.max_steps is not None and trainer.epoch < args.epochs:
-        print(f"stopped at step {trainer.step} (--max-steps); resume with --resume {trainer.out / 'last.pt'}")
-        return {}
-    report = trainer.test()
-    print(f"\nTest split ({report['samples']} images, NME normalised by the inter-ocular distance), "
-          f"trained in {time.perf_counter() - t0:.0f} s:\n")
-    print(metrics.format_table(report["results"]))
-    print(f"\nrun folder: {trainer.out} (best.pt, last.pt, metrics.jsonl, results.json, ced.png, predictions.png)")
-    return report
+        if args.resume:
+            path = Path(args.resume) if args.resume != "auto" else trainer.out / "last.pt"
+            if path.exists() or args.resume != "auto":
+                trainer.load_state(load_checkpoint(path, map_location=trainer.device))
+                if main_process:
+                    print(f"resumed from {path} at epoch {trainer.epoch}, step {trainer.step}", file=sys.stderr)
+        if main_process:
+            print(f"awing: training {args.preset} on {args.dataset} ({trainer.device}"
+                  f"{f', {trainer.dist.world_size} processes' if trainer.dist.enabled else ''}); "
+                  f"run folder {trainer.out}", file=sys.stderr)
+        t0 = time.perf_counter()
+        try:
+            trainer.fit()
+        except NonFiniteLoss as exc:
+            raise SystemExit(f"error: {exc}")
+        if args.max_steps is not None and trainer.epoch < args.epochs:
+            if main_process:
+                print(f"stopped at step {trainer.step} (--max-steps); resume with --resume {trainer.out / 'last.pt'}")
+            return {}
+        if not main_process:
+            return {}
+        report = trainer.test()
+        print(f"\nTest split ({report['samples']} images, NME normalised by the inter-ocular distance), "
+              f"trained in {time.perf_counter() - t0:.0f} s:\n")
+        print(metrics.format_table(report["results"]))
+        print(f"\nrun folder: {trainer.out} (best.pt, last.pt, metrics.jsonl, results.json, ced.png, predictions.png)")
+        return report
+    finally:
+        shutdown(trainer.dist)
 
 
 if __name__ == "__main__":
