@@ -61,16 +61,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--depth", type=int, default=None, help="override the preset's hourglass depth")
     g.add_argument("--sigma", type=float, default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=8)
-    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--epochs", type=int, default=8, help="passes over the training set")
+    g.add_argument("--batch-size", type=int, default=16, help="images per step and per process")
     g.add_argument("--optimizer", default="adamw", choices=("rmsprop", "adamw"),
                    help="rmsprop is the paper's (use --lr 1e-4 --weight-decay 1e-5)")
-    g.add_argument("--lr", type=float, default=2e-3)
-    g.add_argument("--weight-decay", type=float, default=1e-5)
+    g.add_argument("--lr", type=float, default=2e-3, help="initial learning rate")
+    g.add_argument("--weight-decay", type=float, default=1e-5, help="weight decay")
     g.add_argument("--lr-milestones", type=int, nargs="*", default=None,
                    help="epochs at which the learning rate is multiplied by --lr-gamma "
                         "(default: 75%% and 90%% of --epochs)")
-    g.add_argument("--lr-gamma", type=float, default=0.2)
+    g.add_argument("--lr-gamma", type=float, default=0.2, help="step-decay factor")
     g.add_argument("--amp", default="auto", choices=("auto", "none", "bf16", "fp16"),
                    help="autocast dtype; auto = bf16 on CUDA, none on CPU")
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format")
