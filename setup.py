@@ -108,5 +108,5 @@ setup(
     ext_modules=[extension()],
     cmdclass={"build_ext": BuildExtension},
     python_requires=">=3.9",
-    install_requires=["numpy", "scipy", "opencv-python-headless", "matplotlib", "tqdm"],
+    install_requires=["numpy", "scipy", "opencv-python-headless>=4.8,<5", "matplotlib", "tqdm", "h5py"],
 )

@@ -1,16 +1,51 @@
 """Dataset selection for training and evaluation (--dataset), wrapping raw samples with the crop
-and augmentation pipeline and a per-(seed, epoch, index) random generator."""
-from typing import Optional
+and augmentation pipeline and a per-(seed, epoch, index) random generator.
+
+=========  ===========================  ======  ===================================================
+name       loader                       scheme  splits
+=========  ===========================  ======  ===================================================
+synthetic  data/synthetic.py             "68"   train, val, test (procedural, ``num_samples`` each)
+300w       data/ibug300w.py              "68"   train (3148), test = full (689: common 554 +
+                                                challenging 135), common, challenging, private
+                                                (600), val, train-val
+wflw       data/wflw.py                  "98"   train (7500), test (2500), val, train-val
+cofw       data/cofw.py                  "29"   train, test (507), val, train-val
+folder     data/folder.py               68/98/29  all, train (90 %), test (10 %), val, train-val
+=========  ===========================  ======  ===================================================
+
+"val" is the fixed crc32 ~5 % of "train" and is *included* in "train" (which stays the standard
+training set); "train-val" is "train" without it (data/base.py). Real datasets need ``data_root``;
+their ``num_samples`` is ignored (it sizes the synthetic set), ``limit`` keeps the first N items.
+
+:func:`subsets_of` gives the evaluation subsets (name -> boolean mask over the dataset's items,
+total row last) for per-subset tables: ``metrics.per_subset(nmes, subsets_of(ds), total=None)``.
+"""
+from pathlib import Path
+from typing import Dict, Optional
 
 import numpy as np
 import torch
 
 from awing_ext.schemes import get_scheme
 
+from .data.cofw import COFW
+from .data.folder import FolderDataset
+from .data.ibug300w import IBUG300W
+from .data.io import DataError
 from .data.synthetic import SyntheticFaces
 from .data.transforms import AugmentConfig, CropAndAugment
+from .data.wflw import WFLW
 
-DATASETS = ("synthetic",)
+DATASETS = ("synthetic", "300w", "wflw", "cofw", "folder")
+REAL_DATASETS = {"300w": IBUG300W, "wflw": WFLW, "cofw": COFW, "folder": FolderDataset}
+_ROOT_HINT = {
+    "300w": "the folder holding lfpw/, helen/, afw/, ibug/ (and 300W/01_Indoor, 300W/02_Outdoor)",
+    "wflw": "the folder holding WFLW_annotations/ and WFLW_images/",
+    "cofw": "the folder holding COFW_train_color.mat and COFW_test_color.mat",
+    "folder": "a folder of images with .pts files beside them",
+}
+# sample keys passed through the crop/augmentation to the batch when the raw sample has them
+PASS_THROUGH = ("path", "subset", "occluded")
 
 
 class AugmentedDataset(torch.utils.data.Dataset):
@@ -30,20 +65,67 @@ class AugmentedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        out = self.transform(self.base[index], rng)
+        sample = self.base[index]
+        out = self.transform(sample, rng)
+        for key in PASS_THROUGH:
+            if key in sample:
+                out[key] = sample[key]
         out["index"] = index
         return out
 
 
+def build_base(name: str, split: str, data_root, **options):
+    """The raw (uncropped) real dataset `name` split `split` under `data_root`; options go to the
+    loader (skip_bad, check_images, crop, det_scale; cofw: visible_from_occlusion; folder:
+    num_points). Raises ValueError for an unknown name/split, DataError naming a missing root,
+    folder or file."""
+    if name not in REAL_DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+    if data_root is None or str(data_root) == "":
+        raise ValueError(f"dataset {name!r} needs data_root (--data-root): {_ROOT_HINT[name]}")
+    root = Path(data_root).expanduser()
+    if not root.exists():
+        raise DataError(f"dataset {name!r}: data root not found: {root} (expected {_ROOT_HINT[name]})", file=root)
+    if not root.is_dir():
+        raise DataError(f"dataset {name!r}: data root is not a folder: {root}", file=root)
+    return REAL_DATASETS[name](root, split, **options)
+
+
 def build_dataset(name: str, split: str, *, input_size: int, num_samples: Optional[int] = None,
-                  augment: Optional[AugmentConfig] = None, seed: int = 0, data_root: Optional[str] = None):
+                  augment: Optional[AugmentConfig] = None, seed: int = 0, data_root: Optional[str] = None,
+                  skip_bad: bool = False, crop: str = "landmarks", limit: Optional[int] = None,
+                  box_scale: float = 1.25, **options):
     """The named dataset's split, cropped (and augmented when `augment` is given) to input_size.
 
-    Returns (dataset, scheme name)."""
+    `num_samples` sizes the synthetic set (ignored by real datasets); `limit` keeps the first N
+    items of a real one (smoke runs); `skip_bad` skips (and logs, counts) bad files instead of
+    raising; `crop` = "landmarks" (the landmarks' box x `box_scale`) or "detector" (wflw, cofw:
+    the annotated face box x `options.get("det_scale", 1.25)`). Returns (dataset, scheme name)."""
     if name == "synthetic":
         base = SyntheticFaces(num_samples or 1000, image_size=int(input_size * 1.25), seed=seed, split=split)
         scheme = "68"
     else:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+        base = build_base(name, split, data_root, skip_bad=skip_bad, crop=crop, **options)
+        if limit is not None:
+            base.records = base.records[:max(int(limit), 0)]
+        scheme = base.scheme
     transform = CropAndAugment(input_size, get_scheme(scheme).flip, augment)
     return AugmentedDataset(base, transform, seed), scheme
+
+
+def subsets_of(dataset) -> Dict[str, np.ndarray]:
+    """Evaluation subsets of a dataset (as built by build_dataset, a raw loader, or a
+    torch Subset of either): an ordered dict name -> boolean mask over its items, the total row
+    last, empty subsets left out. 300W test/full: common, challenging, full; 300W private:
+    indoor, outdoor, private; WFLW: pose, expression, illumination, make-up, occlusion, blur,
+    all; anything else: all. Reads annotations only (no image is decoded).
+
+    Use with ``metrics.per_subset(nmes, subsets_of(dataset), total=None)`` on the NMEs of the
+    dataset's items in order (an unshuffled loader)."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        idx = np.asarray(dataset.indices, dtype=np.int64)
+        return {k: v[idx] for k, v in subsets_of(dataset.dataset).items() if v[idx].any()}
+    base = dataset.base if isinstance(dataset, AugmentedDataset) else dataset
+    if hasattr(base, "subsets"):
+        return base.subsets()
+    return {"all": np.ones(len(base), bool)}

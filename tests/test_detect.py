@@ -1,0 +1,196 @@
+"""training.detect: plumbing (JSON, overlay, colour modes), geometry round trip, detector, errors.
+
+The tiny untrained model gives arbitrary points: the tests check the plumbing, and the geometry
+(crop -> heatmap -> crop -> image) with a stand-in model that puts its peak on the brightest input
+pixel.
+"""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import awing_ext
+from training import detect
+from training.checkpoint import save_checkpoint
+from training.data.synthetic import render_synthetic_face
+from training.engine import crop_to_heatmap
+from training.models import build_model
+
+SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
+               if (p / "data" / "faces68").is_dir()), None)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
+    save_checkpoint({"model": model.state_dict(), "model_config": dict(vars(model.config)),
+                     "config": {"dataset": "synthetic", "seed": 0, "model": "tiny"}}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def face():
+    image, landmarks = render_synthetic_face(np.random.default_rng(3), 160)
+    lo, hi = landmarks.min(0), landmarks.max(0)
+    box = (float(lo[0]), float(lo[1]), float(hi[0] - lo[0] + 1), float(hi[1] - lo[1] + 1))
+    return image, box
+
+
+def _run(capsys, argv):
+    code = detect.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _write(path, array):
+    assert cv2.imwrite(str(path), array)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["rgb", "gray", "rgba", "16bit", "wide"])
+def test_detect_with_box_any_colour_mode(tmp_path, capsys, checkpoint, face, mode):
+    image, box = face
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if mode == "gray":
+        data = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    elif mode == "rgba":
+        data = np.dstack([bgr, np.full(image.shape[:2], 128, np.uint8)])
+    elif mode == "16bit":
+        data = bgr.astype(np.uint16) * 257
+    elif mode == "wide":    # another size and aspect ratio, face off-centre
+        data = np.zeros((200, 450, 3), np.uint8)
+        data[20:180, 250:410] = bgr
+        box = (box[0] + 250, box[1] + 20, box[2], box[3])
+    else:
+        data = bgr
+    path = _write(tmp_path / f"face_{mode}.png", data)
+    overlay = tmp_path / "out" / "overlay.png"
+    code, out, err = _run(capsys, [path, "--checkpoint", checkpoint, "--box", ",".join(map(str, box)),
+                                   "--out", overlay, "--device", "cpu"])
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["image"] == str(path)
+    assert len(result["faces"]) == 1
+    f = result["faces"][0]
+    assert f["box"] == pytest.approx(list(box))
+    pts = np.array(f["landmarks"])
+    assert pts.shape == (68, 2) and len(f["scores"]) == 68
+    h, w = data.shape[:2]
+    # the points lie in the crop square, which may stick out of the image by the 1.25 margin
+    cx, cy, side = f["crop"]
+    assert np.all(np.abs(pts - [cx, cy]) <= side / 2 + 1)
+    assert np.all((pts > -side) & (pts < [w + side, h + side]))
+    drawn = cv2.imread(str(overlay))
+    assert drawn is not None and drawn.shape == (h, w, 3)
+
+
+def test_geometry_round_trip():
+    """A stand-in model whose heatmap peaks on the centroid of its input's bright disc: predict_faces must give
+    back the bright pixel's image position through warp -> heatmap -> crop -> inverse affine."""
+    class Peak(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = build_model("tiny").config
+
+        def forward(self, x):
+            s, hm = self.config.input_size, self.config.heatmap_size
+            w = x[:, 0] - x[:, 0].amin(dim=(1, 2), keepdim=True)       # the bright disc's centroid
+            grid = torch.arange(s, dtype=torch.float32)
+            pts = torch.stack([(w.sum(1) * grid).sum(1), (w.sum(2) * grid).sum(1)], -1) / w.sum((1, 2))[:, None]
+            pts = pts[:, None]
+            heat = awing_ext.render_heatmaps(crop_to_heatmap(pts, s, hm), hm, 1.0)
+            return [heat.expand(-1, self.config.num_landmarks + 1, -1, -1)]
+
+    image = np.zeros((300, 400, 3), np.uint8)
+    cv2.circle(image, (250, 120), 3, (255, 255, 255), -1)
+    crop = (240.0, 130.0, 80.0)        # 80 px -> 64: 1.25 image px per crop px
+    points, scores = detect.predict_faces(Peak().eval(), image, [crop])
+    assert points.shape == (1, 68, 2) and scores.shape == (1, 68)
+    np.testing.assert_allclose(points[0, 0], [250, 120], atol=1.5)
+
+
+def test_box_to_crop_matches_training_crop():
+    from training.data.transforms import crop_box
+    pts = np.array([[10.0, 20.0], [50.0, 90.0], [30.0, 40.0]])
+    box = (10, 20, 41, 71)   # pixels 10..50, 20..90
+    cx, cy, side = detect.box_to_crop(box)
+    tcx, tcy, tside = crop_box(pts)
+    assert (cx, cy) == pytest.approx((tcx, tcy))
+    assert side == pytest.approx(tside, rel=0.02)
+    hx, hy, hside = detect.haar_box_to_crop((100, 100, 200, 200))
+    assert hx == pytest.approx(199.5) and hy == pytest.approx(199.5 + 30)
+    assert hside == pytest.approx(200 * detect.HAAR_SIDE * detect.CROP_SCALE)
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", "1,2,0,5", "1,2,5,-1", "1,2,nan,4", ""])
+def test_bad_box(capsys, checkpoint, tmp_path, text):
+    with pytest.raises(SystemExit) as exc:
+        detect.main([str(tmp_path / "x.png"), "--checkpoint", str(checkpoint), "--box", text])
+    assert exc.value.code == 2
+    assert "--box" in capsys.readouterr().err
+
+
+def test_parse_box():
+    assert detect.parse_box(" 1, 2.5,3 ,4 ") == (1.0, 2.5, 3.0, 4.0)
+
+
+def test_missing_image_and_checkpoint(tmp_path, capsys, checkpoint, monkeypatch):
+    code, _, err = _run(capsys, [tmp_path / "none.png", "--checkpoint", checkpoint, "--box", "0,0,10,10"])
+    assert code == 2 and "image file not found" in err
+    img = _write(tmp_path / "a.png", np.zeros((40, 40, 3), np.uint8))
+    code, _, err = _run(capsys, [img, "--checkpoint", tmp_path / "nope.pt", "--box", "0,0,10,10"])
+    assert code == 2 and "checkpoint not found" in err
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(capsys, [img, "--box", "0,0,10,10"])
+    assert code == 2 and "no checkpoint given" in err and "--checkpoint" in err
+    # the default: the newest runs/*/best.pt
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "runs" / "r1" / "best.pt").write_bytes(Path(checkpoint).read_bytes())
+    assert detect.find_checkpoint(None) == Path("runs/r1/best.pt")
+
+
+def _detector_or_skip():
+    try:
+        return detect.haar_cascade()
+    except detect.DetectorUnavailable as exc:
+        pytest.skip(f"no Haar face detector in this OpenCV: {exc}")
+
+
+def test_no_face_found(tmp_path, capsys, checkpoint):
+    _detector_or_skip()
+    path = _write(tmp_path / "blank.png", np.full((120, 160, 3), 90, np.uint8))
+    code, out, err = _run(capsys, [path, "--checkpoint", checkpoint])
+    assert code == 1 and out == ""
+    assert f"no face found in {path} (try --box x,y,w,h)" in err
+
+
+def test_detector_unavailable_message(tmp_path, capsys, checkpoint, monkeypatch):
+    monkeypatch.delattr(cv2, "CascadeClassifier", raising=False)
+    path = _write(tmp_path / "blank.png", np.zeros((50, 50, 3), np.uint8))
+    code, _, err = _run(capsys, [path, "--checkpoint", checkpoint])
+    assert code == 2 and "--box" in err and "Haar" in err
+
+
+@pytest.mark.skipif(SHARED is None, reason="shared/data/faces68 (real photos) is absent: ../shared is not "
+                                           "beside this checkout")
+def test_detector_on_real_photo(tmp_path, capsys, checkpoint):
+    _detector_or_skip()
+    photo = SHARED / "data" / "faces68" / "person.jpg"
+    overlay = tmp_path / "overlay.jpg"
+    code, out, err = _run(capsys, [photo, "--checkpoint", checkpoint, "--out", overlay])
+    assert code == 0, err
+    faces = json.loads(out)["faces"]
+    assert faces, "no face found in a frontal photo"
+    # dlib's landmarks for this photo: the crop must contain their box (1-based .pts)
+    text = (photo.with_suffix(".pts")).read_text()
+    pts = np.array(text.split("{")[1].split("}")[0].split(), float).reshape(-1, 2) - 1
+    lo, hi = pts.min(0), pts.max(0)
+    cx, cy, side = faces[0]["crop"]
+    assert np.all(np.abs(lo - [cx, cy]) < side / 2) and np.all(np.abs(hi - [cx, cy]) < side / 2)
+    assert side < 1.5 * max(hi - lo)
+    assert cv2.imread(str(overlay)) is not None

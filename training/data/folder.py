@@ -1,0 +1,101 @@
+"""A plain folder of images with iBUG .pts files beside them: a user's own data (``--dataset folder``).
+
+Layout: any tree under ``data_root``; every ``*.pts`` file (searched recursively, sorted by its
+path relative to the root) is one face, and its image is the file beside it with the same stem and
+one of the extensions in ``io.IMAGE_EXTENSIONS`` (.jpg, .jpeg, .png, .bmp; either case). As in
+300W's AFW folder, ``name_2.pts`` may also annotate ``name.jpg`` when ``name_2.jpg`` does not exist
+(several faces in one image). The .pts coordinates are 1-based; the loader subtracts 1.
+
+All files must have the same number of points, which picks the landmark scheme: 68 (300W /
+iBUG), 98 (WFLW) or 29 (COFW); other counts are refused (the model needs a scheme's flip
+permutation and boundaries).
+
+Splits, deterministic by the sorted relative path of the .pts files (i = position in that order,
+counting files skipped as bad, so skipping one does not move the others):
+
+* ``"all"``: every face;
+* ``"test"``: the faces with ``i % 10 == 9`` (10 %);
+* ``"train"``: the other 90 %;
+* ``"val"`` / ``"train-val"``: the crc32 5 % of "train" / the rest (see base.py).
+
+The crop is the landmarks' bounding box (CropAndAugment, scale 1.25). Evaluation subsets: "all".
+"""
+import re
+from pathlib import Path
+from typing import List, Optional
+
+from .base import LandmarkDataset, Record, select_split
+from .io import IMAGE_EXTENSIONS, DataError, read_pts
+
+__all__ = ["FolderDataset", "find_image", "pts_records"]
+
+_SUFFIX = re.compile(r"^(.*)_\d+$")
+
+
+def find_image(pts_path: Path) -> Optional[Path]:
+    """The image a .pts file annotates: same stem (or the stem without a ``_<n>`` suffix)."""
+    stems = [pts_path.stem]
+    m = _SUFFIX.match(pts_path.stem)
+    if m:
+        stems.append(m.group(1))
+    for stem in stems:
+        for ext in IMAGE_EXTENSIONS:
+            cand = pts_path.with_name(stem + ext)
+            if cand.is_file():
+                return cand
+    return None
+
+
+def pts_records(dataset: LandmarkDataset, folder: Path, root: Path, num_points: Optional[int], *,
+                recursive: bool, subset: str = "all", source: str = "") -> List[Record]:
+    """Records for every .pts file in `folder` (sorted), bad ones raised or skipped via dataset._bad."""
+    files = sorted(folder.rglob("*.pts") if recursive else folder.glob("*.pts"),
+                   key=lambda p: p.relative_to(root).as_posix())
+    out = []
+    for order, pts in enumerate(files):
+        try:
+            lm = read_pts(pts, num_points)
+            image = find_image(pts)
+            if image is None:
+                raise DataError(f"no image for annotation {pts}: expected {pts.stem}.jpg/.png (or another of "
+                                f"{', '.join(IMAGE_EXTENSIONS[:4])}) beside it", file=pts)
+        except DataError as exc:
+            dataset._bad(exc)
+            continue
+        out.append(Record(image=str(image), landmarks=lm, key=pts.relative_to(root).as_posix(),
+                          subset=subset, source=source, order=order))
+    return out
+
+
+class FolderDataset(LandmarkDataset):
+    """Images with .pts files under `root` (see the module docstring)."""
+
+    name = "folder"
+    splits = ("all", "train", "test", "val", "train-val")
+
+    def __init__(self, root, split: str = "all", num_points: Optional[int] = None, **kwargs):
+        super().__init__(split, **kwargs)
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"folder dataset: data root {root} is not a folder", file=root)
+        if not any(root.rglob("*.pts")):
+            raise DataError(f"folder dataset: no .pts annotation files under {root}", file=root)
+        records = pts_records(self, root, root, num_points, recursive=True)
+        counts = {len(r.landmarks) for r in records}
+        if len(counts) > 1:
+            first = len(records[0].landmarks)
+            odd = next(r for r in records if len(r.landmarks) != first)
+            raise DataError(f"folder dataset: {odd.key} has {len(odd.landmarks)} points but {records[0].key} has "
+                            f"{first}; all files must use one scheme (or pass num_points)", file=odd.key)
+        if records:
+            k = len(records[0].landmarks)
+            if k not in (68, 98, 29):
+                raise DataError(f"folder dataset: {k} points per face ({records[0].key}); supported: 68, 98, 29")
+            self.num_points, self.scheme = k, str(k)
+        if split == "test":
+            records = [r for r in records if r.order % 10 == 9]
+        elif split != "all":
+            records = select_split([r for r in records if r.order % 10 != 9],
+                                   "train" if split == "train" else split)
+        self.records = records
+        self._finish()
