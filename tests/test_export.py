@@ -1,7 +1,6 @@
 """training.export: TorchScript and ONNX exports of a tiny checkpoint match the PyTorch model."""
 import importlib.util
 import json
-import os
 import warnings
 
 import numpy as np
@@ -16,7 +15,6 @@ from training.models import build_model
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
 HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 HAVE_ONNXSCRIPT = importlib.util.find_spec("onnxscript") is not None
-SLOW = os.environ.get("AWING_SLOW_TESTS") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +95,7 @@ def test_onnx(tmp_path, checkpoint):
     np.testing.assert_allclose(_onnx_run(out, x), _reference(checkpoint, x), atol=1e-4, rtol=0)
 
 
-@pytest.mark.skipif(not SLOW, reason="the dynamo ONNX exporter takes ~10 s: set AWING_SLOW_TESTS=1")
+@pytest.mark.slow  # the dynamo ONNX exporter takes ~10 s
 @pytest.mark.skipif(not (HAVE_ONNX and HAVE_ORT and HAVE_ONNXSCRIPT),
                     reason="onnx, onnxscript and onnxruntime are not installed")
 def test_onnx_dynamo(tmp_path, checkpoint):

@@ -89,3 +89,39 @@ def run_evaluation(model: torch.nn.Module, loader, device: torch.device, num_lan
     model.train(was_training)
     return {"pred": np.concatenate(preds), "gt": np.concatenate(gts), "visible": np.concatenate(vis),
             "images": images}
+
+
+NORMALISER_LABELS = {68: "inter-ocular distance (outer eye corners 36, 45)",
+                     98: "inter-ocular distance (points 60, 72)",
+                     29: "inter-pupil distance (points 16, 17)"}
+
+
+def evaluation_report(result: dict, subsets: dict, mean_shape: np.ndarray, threshold: float = 0.1) -> tuple:
+    """NME / FR / AUC of the predictions in `result` (run_evaluation's) beside the mean-shape
+    baseline, plus one row per evaluation subset (300W common/challenging/full, WFLW attributes)
+    when the dataset defines more than one. Returns (report dict, {name: per-image NMEs})."""
+    from . import metrics  # local: metrics is numpy-only and engine is imported by light tools
+
+    gt = result["gt"]
+    curves = {"model": metrics.nme(result["pred"], gt),
+              "mean shape": metrics.nme(np.broadcast_to(mean_shape, gt.shape), gt)}
+    num_points = gt.shape[1]
+    report = {"samples": len(gt), "threshold": threshold,
+              "normaliser": NORMALISER_LABELS.get(num_points, "inter_ocular"),
+              "results": {name: metrics.summarize(v, threshold) for name, v in curves.items()},
+              "subsets": (metrics.per_subset(curves["model"], subsets, threshold, total=None)
+                          if len(subsets) > 1 else {})}
+    if num_points == 68:
+        report["inter_pupil_nme"] = float(metrics.nme(result["pred"], gt, "inter_pupil").mean())
+    return report, curves
+
+
+def format_report(report: dict) -> str:
+    """The report's tables as Markdown: model vs mean shape, then the model per subset."""
+    from . import metrics
+
+    text = metrics.format_table(report["results"], report["threshold"])
+    if report["subsets"]:
+        text += "\n\nper subset (model):\n\n" + metrics.format_table(report["subsets"], report["threshold"],
+                                                                     name_header="subset")
+    return text

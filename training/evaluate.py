@@ -17,8 +17,8 @@ import torch
 
 from . import metrics, visualize
 from .checkpoint import load_checkpoint
-from .datasets import build_dataset
-from .engine import run_evaluation
+from .datasets import build_dataset, subsets_of
+from .engine import evaluation_report, format_report, run_evaluation
 from .models import FANConfig, build_model
 from .runtime import keep_freed_memory
 
@@ -28,7 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a .pt file written by training.train")
     p.add_argument("--split", default="test", help="dataset split to evaluate")
-    p.add_argument("--samples", type=int, default=None, help="synthetic: number of faces (default: the run's)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="synthetic: number of faces; real datasets: the first N images (default: the run's)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: the run's)")
     p.add_argument("--threshold", type=float, default=0.1, help="NME threshold of FR and AUC")
     p.add_argument("--batch-size", type=int, default=32)
@@ -52,23 +53,21 @@ def main(argv=None) -> dict:
     cfg = ckpt["config"]
     model = load_model(ckpt, device)
     input_size, num_landmarks = model.config.input_size, model.config.num_landmarks
+    common = dict(input_size=input_size, seed=cfg["seed"], data_root=args.data_root or cfg.get("data_root"),
+                  skip_bad=cfg.get("skip_bad", False), crop=cfg.get("crop", "landmarks"))
     samples = args.samples or cfg.get(f"{args.split}_samples") or cfg.get("test_samples")
-    common = dict(input_size=input_size, seed=cfg["seed"], data_root=args.data_root or cfg.get("data_root"))
-    dataset, _ = build_dataset(cfg["dataset"], args.split, num_samples=samples, **common)
+    dataset, _ = build_dataset(cfg["dataset"], args.split, num_samples=samples,
+                               limit=args.samples or cfg.get("limit"), **common)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
     result = run_evaluation(model, loader, device, num_landmarks, input_size)
 
-    curves = {"model": metrics.nme(result["pred"], result["gt"])}
-    train, _ = build_dataset(cfg["dataset"], "train", num_samples=min(cfg.get("train_samples") or 1000, 1000), **common)
+    cap = min(cfg.get("train_samples") or 1000, 1000)
+    train, _ = build_dataset(cfg["dataset"], "train", num_samples=cap, limit=cap, **common)
     train_pts = np.concatenate([b["landmarks"].numpy() for b in torch.utils.data.DataLoader(
         train, batch_size=64, num_workers=args.workers)])
     baseline = metrics.MeanShapeBaseline().fit(train_pts)
-    curves["mean shape"] = metrics.nme(baseline.predict(len(result["gt"])), result["gt"])
-    rows = {name: metrics.summarize(v, args.threshold) for name, v in curves.items()}
-    report = {"checkpoint": str(args.checkpoint), "split": args.split, "samples": len(result["gt"]),
-              "threshold": args.threshold, "normaliser": "inter_ocular", "results": rows}
-    if num_landmarks == 68:
-        report["inter_pupil_nme"] = float(metrics.nme(result["pred"], result["gt"], "inter_pupil").mean())
+    report, curves = evaluation_report(result, subsets_of(dataset), baseline.mean_shape_, args.threshold)
+    report = {"checkpoint": str(args.checkpoint), "split": args.split, **report}
 
     out = Path(args.out or Path(args.checkpoint).parent)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,9 +76,9 @@ def main(argv=None) -> dict:
                        title=f"CED, {cfg['dataset']} {args.split}")
     visualize.prediction_grid(result["images"], result["pred"][:len(result["images"])],
                               result["gt"][:len(result["images"])], out / f"predictions_{args.split}.png")
-    print(f"{cfg['dataset']} {args.split}: {len(result['gt'])} images, NME normalised by the inter-ocular distance",
+    print(f"{cfg['dataset']} {args.split}: {len(result['gt'])} images, NME normalised by the {report['normaliser']}",
           file=sys.stderr)
-    print(metrics.format_table(rows))
+    print(format_report(report))
     print(f"written: {out}/results_{args.split}.json, ced_{args.split}.png, predictions_{args.split}.png")
     return report
 

@@ -33,9 +33,9 @@ from awing_ext.schemes import get_scheme
 from . import metrics, visualize
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data.transforms import AugmentConfig
-from .datasets import DATASETS, build_dataset
+from .datasets import DATASETS, build_dataset, subsets_of
 from .distributed import all_reduce_sum, init_distributed, shutdown
-from .engine import TargetSpec, make_targets, normalise_images, run_evaluation
+from .engine import TargetSpec, evaluation_report, format_report, make_targets, normalise_images, run_evaluation
 from .models import PRESETS, build_model
 from .runtime import keep_freed_memory
 
@@ -45,7 +45,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
-    g.add_argument("--data-root", default=None, help="dataset folder (real datasets)")
+    g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README)")
+    g.add_argument("--limit", type=int, default=None, help="real datasets: use the first N images of each split")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="skip (and log, count) corrupt or missing images and malformed annotations instead of stopping")
+    g.add_argument("--crop", default="landmarks", choices=("landmarks", "detector"),
+                   help="crop around the landmarks' box, or the dataset's face box (wflw, cofw)")
     g.add_argument("--train-samples", type=int, default=2400, help="synthetic: training faces")
     g.add_argument("--val-samples", type=int, default=256, help="synthetic: validation faces")
     g.add_argument("--test-samples", type=int, default=512, help="synthetic: test faces")
@@ -112,7 +117,8 @@ class Trainer:
         input_size = PRESETS[args.preset].input_size
         augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
                                                              occlusion=args.occlusion)
-        common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root)
+        common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
+                      skip_bad=args.skip_bad, crop=args.crop)
         self.train_set, scheme = build_dataset(args.dataset, "train", num_samples=args.train_samples,
                                                augment=augment, **common)
         self.val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
@@ -301,23 +307,20 @@ class Trainer:
         result = run_evaluation(self.model, loader, self.device, self.num_landmarks, self.input_size,
                                 self.args.channels_last)
         baseline = metrics.MeanShapeBaseline().fit(self._train_crop_landmarks())
-        nme_model = metrics.nme(result["pred"], result["gt"])
-        nme_base = metrics.nme(baseline.predict(len(result["gt"])), result["gt"])
-        rows = {"model": metrics.summarize(nme_model), "mean shape": metrics.summarize(nme_base)}
-        report = {"split": "test", "samples": len(result["gt"]), "normaliser": "inter_ocular", "results": rows,
-                  "inter_pupil_nme": float(metrics.nme(result["pred"], result["gt"], "inter_pupil").mean())}
+        report, curves = evaluation_report(result, subsets_of(self.test_set), baseline.mean_shape_)
+        report = {"split": "test", **report}
         (self.out / "results.json").write_text(json.dumps(report, indent=2))
-        visualize.plot_ced({"model": nme_model, "mean shape": nme_base}, self.out / "ced.png",
-                           title=f"CED on the {self.args.dataset} test split")
+        visualize.plot_ced(curves, self.out / "ced.png", title=f"CED on the {self.args.dataset} test split")
         visualize.prediction_grid(result["images"], result["pred"][:len(result["images"])],
                                   result["gt"][:len(result["images"])], self.out / "predictions.png")
         return report
 
     def _train_crop_landmarks(self) -> np.ndarray:
         """The training set's landmarks in the crop without augmentation (the baseline's data)."""
-        plain, _ = build_dataset(self.args.dataset, "train", input_size=self.input_size,
-                                 num_samples=min(self.args.train_samples, 1000), seed=self.args.seed,
-                                 data_root=self.args.data_root)
+        cap = min(self.args.train_samples, 1000)  # synthetic: faces; real datasets: the first images
+        plain, _ = build_dataset(self.args.dataset, "train", input_size=self.input_size, num_samples=cap,
+                                 limit=min(cap, self.args.limit or cap), seed=self.args.seed,
+                                 data_root=self.args.data_root, skip_bad=self.args.skip_bad, crop=self.args.crop)
         loader = self._loader(plain, batch_size=64)
         return np.concatenate([b["landmarks"].numpy() for b in loader])
 
@@ -350,9 +353,9 @@ def main(argv=None) -> dict:
         if not main_process:
             return {}
         report = trainer.test()
-        print(f"\nTest split ({report['samples']} images, NME normalised by the inter-ocular distance), "
+        print(f"\nTest split ({report['samples']} images, NME normalised by the {report['normaliser']}), "
               f"trained in {time.perf_counter() - t0:.0f} s:\n")
-        print(metrics.format_table(report["results"]))
+        print(format_report(report))
         print(f"\nrun folder: {trainer.out} (best.pt, last.pt, metrics.jsonl, results.json, ced.png, predictions.png)")
         return report
     finally:
