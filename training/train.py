@@ -51,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="skip (and log, count) corrupt or missing images and malformed annotations instead of stopping")
     g.add_argument("--crop", default="landmarks", choices=("landmarks", "detector"),
                    help="crop around the landmarks' box, or the dataset's face box (wflw, cofw)")
+    g.add_argument("--train-split", default=None,
+                   help="split to train on (default: train for synthetic; train-val for real datasets, so "
+                        "that the val split that picks best.pt is held out; 'train' is the paper's full set)")
     g.add_argument("--train-samples", type=int, default=2400, help="synthetic: training faces")
     g.add_argument("--val-samples", type=int, default=256, help="synthetic: validation faces")
     g.add_argument("--test-samples", type=int, default=512, help="synthetic: test faces")
@@ -119,7 +122,8 @@ class Trainer:
                                                              occlusion=args.occlusion)
         common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
                       skip_bad=args.skip_bad, crop=args.crop)
-        self.train_set, scheme = build_dataset(args.dataset, "train", num_samples=args.train_samples,
+        train_split = args.train_split or ("train" if args.dataset == "synthetic" else "train-val")
+        self.train_set, scheme = build_dataset(args.dataset, train_split, num_samples=args.train_samples,
                                                augment=augment, **common)
         self.val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
         self.test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
