@@ -40,7 +40,7 @@ import torch
 
 import awing_ext
 
-from .common import (MALLOC_KEEPS_FREED_MEMORY, environment, fmt, format_environment, markdown_table, ratio, resolve_devices, time_ms,
+from .common import (MALLOC_KEEPS_FREED_MEMORY, add_common_arguments, environment, fmt, format_environment, markdown_table, ratio, resolve_devices, time_ms,
                      write_json)
 
 SIZE = 64
@@ -125,20 +125,14 @@ def per_sample_targets(points: np.ndarray, curves, cv2, grey_dilation):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None,
-                        help="devices to run the batched kernels on (default: every device present)")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="timed runs per measurement; the median is reported (default: 30, 5 with --quick)")
-    parser.add_argument("--warmup", type=int, default=None,
-                        help="untimed runs before each measurement (default: 3, 1 with --quick)")
-    parser.add_argument("--json", type=Path, default=None,
-                        help=f"where to write the raw results (default: {DEFAULT_JSON}; {QUICK_JSON} with --quick)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: few repeats, batch 32 only")
+    add_common_arguments(parser, DEFAULT_JSON, QUICK_JSON)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
                         help=f"batch sizes of the batched kernels (default: {list(BATCHES)}; 32 with --quick)")
     args = parser.parse_args(argv)
-    args.repeat = args.repeat or (5 if args.quick else 30)
-    args.warmup = args.warmup or (1 if args.quick else 3)
+    if args.repeat is None:
+        args.repeat = 5 if args.quick else 30
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 3
     args.batch_sizes = args.batch_sizes or ([32] if args.quick else list(BATCHES))
     args.json = args.json or Path(QUICK_JSON if args.quick else DEFAULT_JSON)
     return args

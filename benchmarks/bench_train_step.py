@@ -27,7 +27,7 @@ from training.datasets import build_dataset
 from training.engine import TargetSpec, make_targets, normalise_images
 from training.models import build_model
 
-from .common import environment, format_environment, markdown_table, resolve_devices, time_ms, write_json
+from .common import add_common_arguments, environment, format_environment, markdown_table, resolve_devices, time_ms, write_json
 
 PRESET_FOR = {"cpu": ("small", 16), "cuda": ("paper", 16)}
 PHASES = ("data", "targets", "forward", "loss", "backward")
@@ -84,14 +84,10 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int)
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_train_step", description=__doc__.splitlines()[0])
-    p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None)
-    p.add_argument("--repeat", type=int, default=None, help="timed runs per phase (default 20, 3 with --quick)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 3, 1 with --quick)")
+    add_common_arguments(p, "benchmarks/results/train_step.json", "benchmarks/results/train_step_quick.json")
     p.add_argument("--batch-size", type=int, default=None, help="override the per-device batch size (16)")
-    p.add_argument("--json", type=Path, default=None, help="default: benchmarks/results/train_step[_quick].json")
-    p.add_argument("--quick", action="store_true", help="smoke test")
     args = p.parse_args(argv)
-    repeat = args.repeat or (3 if args.quick else 20)
+    repeat = args.repeat if args.repeat is not None else (3 if args.quick else 20)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     out = args.json or Path("benchmarks/results/train_step_quick.json" if args.quick
                             else "benchmarks/results/train_step.json")
