@@ -238,14 +238,7 @@ void decode_kernel(const at::Tensor& hm, DecodeMethod method, at::Tensor& coords
       T best = -std::numeric_limits<T>::infinity();
       long long idx = -1;
       for (int64_t i = 0; i < HW; ++i) argmax_update(static_cast<T>(plane[i]), i, best, idx);
-      if (idx < 0) idx = 0;
-      const long long h = idx / W, w = idx % W;
-      const auto at = [plane, W](long long r, long long c) { return static_cast<T>(plane[r * W + c]); };
-      T x, y;
-      refine_argmax<T>(at, H, W, h, w, method, x, y);
-      C[2 * p] = x;
-      C[2 * p + 1] = y;
-      S[p] = static_cast<T>(plane[idx]);
+      store_decoded<T>(plane, H, W, idx, method, p, C, S);
     }
   });
 }

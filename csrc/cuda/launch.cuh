@@ -19,6 +19,17 @@ inline int grid_for(int64_t work, int threads, int device) {
   return static_cast<int>(std::max<int64_t>(1, std::min(wanted, cap)));
 }
 
+// Flat index i of an (planes, H, W) tensor -> (plane, h, w).
+template <typename index_t>
+__device__ __forceinline__ void split_pixel_index(index_t i, index_t H, index_t W, index_t& plane,
+                                                  index_t& h, index_t& w) {
+  const index_t hw = H * W;
+  plane = i / hw;
+  const index_t rem = i - plane * hw;
+  h = rem / W;
+  w = rem - h * W;
+}
+
 inline bool aligned_to(const void* p, int bytes) {
   return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
 }

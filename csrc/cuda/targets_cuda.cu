@@ -43,13 +43,10 @@ __global__ void __launch_bounds__(kTargetThreads) render_heatmaps_kernel(
     const at::opmath_type<out_t>* __restrict__ pts, const bool* __restrict__ visible, int64_t total,
     int64_t H, int64_t W, GaussianParams<at::opmath_type<out_t>> prm, out_t* __restrict__ out) {
   using T = at::opmath_type<out_t>;
-  const int64_t HW = H * W;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t plane = i / HW;
-    const int64_t rem = i - plane * HW;
-    const int64_t h = rem / W;
-    const int64_t w = rem - h * W;
+    int64_t plane, h, w;
+    split_pixel_index(i, H, W, plane, h, w);
     T v = T(0);
     if (visible == nullptr || visible[plane]) {
       const T cx = pts[2 * plane];
@@ -140,14 +137,11 @@ __global__ void __launch_bounds__(kTargetThreads) boundary_pixels_kernel(
     int64_t total, int64_t H, int64_t W, GaussianParams<at::opmath_type<out_t>> prm,
     out_t* __restrict__ out) {
   using T = at::opmath_type<out_t>;
-  const int64_t HW = H * W;
   const T reach = prm.cutoff + T(1);
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t plane = i / HW;
-    const int64_t rem = i - plane * HW;
-    const int64_t h = rem / W;
-    const int64_t w = rem - h * W;
+    int64_t plane, h, w;
+    split_pixel_index(i, H, W, plane, h, w);
     const int64_t n = plane / CH;
     const int64_t ch = plane - n * CH;
     const T x = static_cast<T>(w);
@@ -235,10 +229,8 @@ __global__ void __launch_bounds__(kTargetThreads) weight_map_kernel(
   const int64_t HW = H * W;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t plane = i / HW;
-    const int64_t rem = i - plane * HW;
-    const int64_t h = rem / W;
-    const int64_t w = rem - h * W;
+    int64_t plane, h, w;
+    split_pixel_index(i, H, W, plane, h, w);
     const T m = window_max<T, int64_t>(target + plane * HW, H, W, h, w, radius, LoadAs<T>{});
     out[i] = m > threshold ? scalar_t(1) : scalar_t(0);
   }
@@ -288,14 +280,7 @@ __global__ void __launch_bounds__(kTargetThreads) decode_kernel(
       argmax_combine(other, other_idx, best, idx);
     }
     if (lane == 0) {
-      if (idx < 0) idx = 0;
-      const long long h = idx / W, w = idx % W;
-      const auto at = [plane, W](long long r, long long c) { return static_cast<T>(plane[r * W + c]); };
-      T x, y;
-      refine_argmax<T>(at, H, W, h, w, method, x, y);
-      coords[2 * p] = x;
-      coords[2 * p + 1] = y;
-      scores[p] = static_cast<T>(plane[idx]);
+      store_decoded<T>(plane, H, W, idx, method, p, coords, scores);
     }
   }
 }

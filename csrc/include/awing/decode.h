@@ -85,4 +85,20 @@ AWING_HD void refine_argmax(At at, long long H, long long W, long long h, long l
   y += qy;
 }
 
+// Finishes the decoding of plane `p` (H x W values of type scalar_t) whose argmax is `idx`
+// (-1 when every value was NaN: pixel 0 is used): refines it with `method` and stores
+// coords[2p], coords[2p+1] = (x, y) and scores[p] = the heatmap value at the argmax.
+template <typename T, typename scalar_t>
+AWING_HD void store_decoded(const scalar_t* plane, long long H, long long W, long long idx,
+                            DecodeMethod method, long long p, T* coords, T* scores) {
+  if (idx < 0) idx = 0;
+  const long long h = idx / W, w = idx % W;
+  const auto at = [plane, W](long long r, long long c) { return static_cast<T>(plane[r * W + c]); };
+  T x, y;
+  refine_argmax<T>(at, H, W, h, w, method, x, y);
+  coords[2 * p] = x;
+  coords[2 * p + 1] = y;
+  scores[p] = static_cast<T>(plane[idx]);
+}
+
 }  // namespace awing
