@@ -3,11 +3,11 @@
 Importing this package loads the compiled ops (torch.ops.awing_ext.*); see build_info() for
 which backends were built.
 """
-from ._library import build_info, ops
+from ._library import MAX_KERNEL_SIZE, build_info, ops
 from .loss import AdaptiveWingLoss, adaptive_wing_loss
 from .schemes import SCHEMES, LandmarkScheme, get_scheme
 from .targets import decode_heatmaps, render_boundaries, render_heatmaps, weight_map
 
-__all__ = ["build_info", "ops", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
+__all__ = ["build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
            "render_boundaries", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]
 __version__ = "0.1.0"

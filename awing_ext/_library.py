@@ -31,3 +31,4 @@ def _check_torch_version() -> None:
 
 _check_torch_version()
 ops = torch.ops.awing_ext
+MAX_KERNEL_SIZE = int(_C.MAX_KERNEL_SIZE)  # largest dilation window of the loss and weight_map

@@ -12,7 +12,8 @@ per-landmark weight target_weight[n, c].
 
 Reductions:
   * "none": the weighted loss map, shape (N, C, H, W).
-  * "sum":  the sum of that map; 0 for empty inputs.
+  * "sum":  the sum of that map; 0 for empty inputs; +-inf when it overflows the dtype (as
+            torch's own sums do; accumulation is in double, so only the final value can overflow).
   * "mean": the sum divided by N*C*H*W (the paper's choice); NaN for empty inputs, as torch's losses.
 
 One kernel pass computes the loss and, when pred needs a gradient, dLoss/dpred; backward only
@@ -24,7 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ._library import ops
+from ._library import MAX_KERNEL_SIZE, ops
 
 __all__ = ["adaptive_wing_loss", "AdaptiveWingLoss"]
 
@@ -116,8 +117,9 @@ class AdaptiveWingLoss(torch.nn.Module):
         if theta <= 0 or epsilon <= 0 or omega <= 0:
             raise ValueError(f"AdaptiveWingLoss: omega, theta and epsilon must be > 0, "
                              f"got omega={omega}, theta={theta}, epsilon={epsilon}")
-        if kernel_size <= 0 or kernel_size % 2 == 0:
-            raise ValueError(f"AdaptiveWingLoss: kernel_size must be a positive odd integer, got {kernel_size}")
+        if kernel_size <= 0 or kernel_size % 2 == 0 or kernel_size > MAX_KERNEL_SIZE:
+            raise ValueError(f"AdaptiveWingLoss: kernel_size must be a positive odd integer <= {MAX_KERNEL_SIZE}, "
+                             f"got {kernel_size}")
         if reduction not in _REDUCTIONS:
             raise ValueError(f"AdaptiveWingLoss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.omega, self.theta, self.epsilon, self.alpha = omega, theta, epsilon, alpha

@@ -5,6 +5,12 @@
 #include <torch/extension.h>
 #include <torch/library.h>
 
+#include <utility>
+#include <vector>
+
+#include "awing/checks.h"
+#include "awing/launch_plan.h"
+
 TORCH_LIBRARY(awing_ext, m) {
   m.def(
       "adaptive_wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weight_map, "
@@ -39,9 +45,30 @@ pybind11::dict build_info() {
   return info;
 }
 
+// awing::plan_loss_launch for tests: accesses are (address, element size) pairs.
+pybind11::dict plan_loss_launch(int64_t numel, int64_t width,
+                                const std::vector<std::pair<uint64_t, int64_t>>& accesses, int threads,
+                                int sm_count) {
+  std::vector<awing::Access> list;
+  for (const auto& [address, size] : accesses) {
+    list.push_back({static_cast<std::uintptr_t>(address), size});
+  }
+  const awing::LossLaunchPlan plan = awing::plan_loss_launch(numel, width, list, threads, sm_count);
+  pybind11::dict out;
+  out["vector_width"] = plan.vector_width;
+  out["blocks"] = plan.blocks;
+  out["int32_index"] = plan.int32_index;
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "awing_ext compiled kernels (ops are registered under torch.ops.awing_ext)";
   m.def("build_info", &build_info, "Which backends and CPU SIMD level this build was compiled with.");
+  // The CUDA launchers' host-side decisions (csrc/include/awing/launch_plan.h), for tests.
+  m.def("plan_loss_launch", &plan_loss_launch, "Launch plan of the CUDA loss kernel.");
+  m.def("grid_blocks", &awing::grid_blocks, "Grid size of a grid-stride kernel.");
+  m.def("fits_int32", &awing::fits_int32, "Whether a grid-stride loop may index in int32.");
+  m.attr("MAX_KERNEL_SIZE") = awing::kMaxKernelSize;
 }

@@ -57,13 +57,26 @@ def test_bad_loss_parameters(device, name, value, pattern):
         awing_ext.AdaptiveWingLoss(**{name: value})
 
 
-@pytest.mark.parametrize("k", [0, -3, 2, 4])
+@pytest.mark.parametrize("k", [0, -3, 2, 4, 33, 2**31 + 1, 2**62 + 1])
 def test_bad_kernel_size(device, k):
+    """Even, non-positive and oversized windows (a huge k once wrapped the CUDA kernel's radius)."""
     pred, target = _ok(device)
-    with pytest.raises(RuntimeError, match="kernel_size must be a positive odd integer"):
+    with pytest.raises(RuntimeError, match=r"kernel_size must be a positive odd integer <= 31, got"):
         awing_ext.adaptive_wing_loss(pred, target, kernel_size=k)
+    with pytest.raises(RuntimeError, match=r"kernel_size must be a positive odd integer <= 31, got"):
+        awing_ext.weight_map(target, kernel_size=k)
     with pytest.raises(ValueError, match="kernel_size"):
         awing_ext.AdaptiveWingLoss(kernel_size=k)
+
+
+def test_largest_kernel_size_matches_scipy(device):
+    """k = MAX_KERNEL_SIZE is accepted and still equals scipy's grey dilation (window > image)."""
+    from scipy.ndimage import grey_dilation
+    k = awing_ext.MAX_KERNEL_SIZE
+    target = torch.rand(1, 2, 9, 40, dtype=torch.float64) ** 8
+    mask = awing_ext.weight_map(target.to(device), 0.2, k).cpu()
+    expected = grey_dilation(target.numpy(), size=(1, 1, k, k)) > 0.2
+    assert torch.equal(mask.bool(), torch.from_numpy(expected))
 
 
 def test_unknown_reduction(device):

@@ -7,7 +7,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/full.h>
 #include <torch/library.h>
 
 #include <limits>
@@ -67,7 +66,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
   if (numel == 0) {
     if (reduction == Reduction::None) return {loss_map, grad};
     const double value = reduction == Reduction::Sum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-    return {at::full({}, value, pred.options()), grad};
+    return {reduced_scalar(value, pred), grad};
   }
 
   const scalar_t* P = p_c.const_data_ptr<scalar_t>();
@@ -146,7 +145,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
   double total = 0;
   for (const double s : row_sums) total += s;
   if (reduction == Reduction::Mean) total /= static_cast<double>(numel);
-  return {at::full({}, total, pred.options()), grad};
+  return {reduced_scalar(total, pred), grad};
 }
 
 std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cpu(

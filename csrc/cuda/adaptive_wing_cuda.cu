@@ -6,12 +6,13 @@
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/full.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "awing/adaptive_wing.h"
 #include "awing/checks.h"
@@ -22,6 +23,10 @@
 namespace awing {
 namespace cuda {
 namespace {
+
+std::uintptr_t address_of(const at::Tensor& t) {
+  return reinterpret_cast<std::uintptr_t>(t.const_data_ptr());
+}
 
 template <typename opmath_t>
 struct LoadAs {
@@ -142,39 +147,42 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
   if (numel == 0) {
     if (red == Reduction::None) return {loss_map, grad};
     const double value = red == Reduction::Sum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-    return {at::full({}, value, pred.options()), grad};
+    return {reduced_scalar(value, pred), grad};
   }
 
-  const int64_t W = pred.size(3);
   const double grad_scale = red == Reduction::Mean ? 1.0 / static_cast<double>(numel) : 1.0;
-  // int32 indexing while a grid-stride step cannot overflow it.
-  const bool use_int32 = numel <= std::numeric_limits<int32_t>::max() / 2;
+  const int64_t radius = kernel_size / 2;
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, pred.scalar_type(), "adaptive_wing_loss_cuda", [&] {
     using opmath_t = at::opmath_type<scalar_t>;
     const AWingParams<opmath_t> prm(omega, theta, epsilon, alpha);
-    constexpr int kVec = 4;
-    const bool vec_ok = W % kVec == 0 && aligned_to(p.const_data_ptr(), sizeof(scalar_t) * kVec) &&
-                        aligned_to(t.const_data_ptr(), sizeof(scalar_t) * kVec) &&
-                        (!wm.defined() || aligned_to(wm.const_data_ptr(), sizeof(scalar_t) * kVec)) &&
-                        (!loss_map.defined() || aligned_to(loss_map.const_data_ptr(), sizeof(scalar_t) * kVec)) &&
-                        (grad.numel() == 0 || aligned_to(grad.const_data_ptr(), sizeof(opmath_t) * kVec));
-    const int vec = vec_ok ? kVec : 1;
-    const int blocks = grid_for(numel / vec, kThreads, pred.get_device());
-    at::Tensor block_sums =
-        red == Reduction::None ? at::Tensor() : at::empty({blocks}, pred.options().dtype(at::kDouble));
-    if (use_int32) {
-      if (vec_ok) launch<scalar_t, int32_t, kVec>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
-      else launch<scalar_t, int32_t, 1>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
+    std::vector<Access> accesses{{address_of(p), sizeof(scalar_t)}, {address_of(t), sizeof(scalar_t)}};
+    if (wm.defined()) accesses.push_back({address_of(wm), sizeof(scalar_t)});
+    if (loss_map.defined()) accesses.push_back({address_of(loss_map), sizeof(scalar_t)});
+    if (grad.numel() > 0) accesses.push_back({address_of(grad), sizeof(opmath_t)});
+    const LossLaunchPlan plan =
+        plan_loss_launch(numel, pred.size(3), accesses, kThreads, sm_count(pred.get_device()));
+    at::Tensor block_sums = red == Reduction::None
+                                ? at::Tensor()
+                                : at::empty({plan.blocks}, pred.options().dtype(at::kDouble));
+    const auto go = [&](auto index_tag, auto vec_tag) {
+      using index_t = decltype(index_tag);
+      constexpr int kVec = decltype(vec_tag)::value;
+      launch<scalar_t, index_t, kVec>(p, t, tw, wm, prm, weight, threshold, radius, grad_scale, loss_map,
+                                      grad, block_sums, plan.blocks, stream);
+    };
+    using Vector = std::integral_constant<int, kLossVectorWidth>;
+    using Scalar = std::integral_constant<int, 1>;
+    if (plan.int32_index) {
+      if (plan.vector_width == kLossVectorWidth) go(int32_t{}, Vector{}); else go(int32_t{}, Scalar{});
     } else {
-      if (vec_ok) launch<scalar_t, int64_t, kVec>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
-      else launch<scalar_t, int64_t, 1>(p, t, tw, wm, prm, weight, threshold, kernel_size / 2, grad_scale, loss_map, grad, block_sums, blocks, stream);
+      if (plan.vector_width == kLossVectorWidth) go(int64_t{}, Vector{}); else go(int64_t{}, Scalar{});
     }
     if (red != Reduction::None) {
       loss_map = at::empty({}, pred.options());
       finish_sum_kernel<scalar_t><<<1, kThreads, 0, stream>>>(
-          block_sums.const_data_ptr<double>(), blocks, red == Reduction::Mean ? 1.0 / static_cast<double>(numel) : 1.0,
+          block_sums.const_data_ptr<double>(), plan.blocks, red == Reduction::Mean ? 1.0 / static_cast<double>(numel) : 1.0,
           loss_map.mutable_data_ptr<scalar_t>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }

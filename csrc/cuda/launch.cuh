@@ -4,19 +4,32 @@
 #include <c10/cuda/CUDAException.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
+#include <atomic>
 #include <cstdint>
+
+#include "awing/launch_plan.h"
 
 namespace awing {
 namespace cuda {
 
-// Blocks for a grid-stride loop over `work` items: enough to fill the device, no more.
-inline int grid_for(int64_t work, int threads, int device) {
+// SMs of `device`, queried once per device and cached (no driver call per launch).
+inline int sm_count(int device) {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> cache[kMaxDevices];  // 0: not queried yet
+  const bool cached = device >= 0 && device < kMaxDevices;
+  if (cached) {
+    const int known = cache[device].load(std::memory_order_relaxed);
+    if (known > 0) return known;
+  }
   int sms = 0;
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const int64_t wanted = (work + threads - 1) / threads;
-  const int64_t cap = static_cast<int64_t>(std::max(sms, 1)) * (2048 / threads);
-  return static_cast<int>(std::max<int64_t>(1, std::min(wanted, cap)));
+  if (cached) cache[device].store(sms, std::memory_order_relaxed);
+  return sms;
+}
+
+// Blocks for a grid-stride loop over `work` items on `device`: enough to fill it, no more.
+inline int grid_for(int64_t work, int threads, int device) {
+  return grid_blocks(work, threads, sm_count(device));
 }
 
 // Flat index i of an (planes, H, W) tensor -> (plane, h, w).

@@ -12,6 +12,9 @@
 
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 #include "awing/decode.h"
@@ -26,6 +29,9 @@ namespace cuda {
 namespace {
 
 constexpr int kTargetThreads = 256;
+// decode_kernel runs one warp per plane: whole warps per block keep each warp's plane loop
+// uniform, which its full-mask shuffles need.
+static_assert(kTargetThreads % 32 == 0, "kTargetThreads must be a multiple of the warp size");
 
 at::ScalarType out_dtype(const std::optional<at::ScalarType>& dtype) {
   return dtype.has_value() ? *dtype : at::kFloat;
@@ -163,6 +169,41 @@ __global__ void __launch_bounds__(kTargetThreads) boundary_pixels_kernel(
   }
 }
 
+// Span tables of render_boundaries on the device, cached per (device, table): a scheme's table
+// is copied to each device once, so a training step neither waits for a host-to-device copy nor
+// breaks CUDA-graph capture after its first (warm-up) call. Cached tables are never freed; a
+// process that renders more than kMaxTables distinct curve sets copies the extra ones per call.
+class SpanTableCache {
+ public:
+  at::Tensor get(const std::vector<int>& table, const at::Device& device) {
+    const Key key{device.index(), table};
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      const auto it = tables_.find(key);
+      if (it != tables_.end()) return it->second;
+    }
+    at::Tensor host = at::empty({static_cast<int64_t>(table.size())}, at::TensorOptions().dtype(at::kInt));
+    std::memcpy(host.mutable_data_ptr<int>(), table.data(), table.size() * sizeof(int));
+    at::Tensor on_device = host.to(device);
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (tables_.size() >= kMaxTables) return on_device;  // used on this stream only, then freed
+    // Other streams may read a cached table: finish the copy before anyone else sees it.
+    C10_CUDA_CHECK(cudaStreamSynchronize(c10::cuda::getCurrentCUDAStream()));
+    return tables_.emplace(key, on_device).first->second;
+  }
+
+ private:
+  using Key = std::pair<c10::DeviceIndex, std::vector<int>>;
+  static constexpr size_t kMaxTables = 256;
+  std::mutex mutex_;
+  std::map<Key, at::Tensor> tables_;
+};
+
+SpanTableCache& span_tables() {
+  static auto* cache = new SpanTableCache();  // leaked: no CUDA frees during process teardown
+  return *cache;
+}
+
 at::Tensor render_boundaries_cuda(const at::Tensor& landmarks, c10::IntArrayRef curve_points,
                                   c10::IntArrayRef curve_lengths, int64_t height, int64_t width,
                                   double sigma, double truncate, int64_t samples, bool per_curve,
@@ -179,12 +220,10 @@ at::Tensor render_boundaries_cuda(const at::Tensor& landmarks, c10::IntArrayRef 
   at::Tensor out = at::empty({N, channels, height, width}, landmarks.options().dtype(dt));
   if (out.numel() == 0) return out;
 
-  // The span table (4 landmark indices per span, then the curves' first spans) goes to the device.
-  at::Tensor table = at::empty({static_cast<int64_t>(spans.size() + span_begin.size())},
-                               at::TensorOptions().dtype(at::kInt));
-  std::memcpy(table.mutable_data_ptr<int>(), spans.data(), spans.size() * sizeof(int));
-  std::memcpy(table.mutable_data_ptr<int>() + spans.size(), span_begin.data(), span_begin.size() * sizeof(int));
-  table = table.to(landmarks.device());
+  // The span table (4 landmark indices per span, then the curves' first spans) on the device.
+  std::vector<int> host_table(spans);
+  host_table.insert(host_table.end(), span_begin.begin(), span_begin.end());
+  const at::Tensor table = span_tables().get(host_table, landmarks.device());
   const int* d_spans = table.const_data_ptr<int>();
   const int* d_begin = d_spans + spans.size();
 

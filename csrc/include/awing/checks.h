@@ -8,17 +8,9 @@
 #include <optional>
 #include <string_view>
 
+#include "awing/reduction.h"
+
 namespace awing {
-
-enum class Reduction { None = 0, Mean = 1, Sum = 2 };
-
-inline Reduction parse_reduction(std::string_view reduction) {
-  if (reduction == "none") return Reduction::None;
-  if (reduction == "mean") return Reduction::Mean;
-  if (reduction == "sum") return Reduction::Sum;
-  TORCH_CHECK(false, "adaptive_wing_loss: reduction must be 'none', 'mean' or 'sum', got '",
-              std::string(reduction), "'");
-}
 
 inline bool is_supported_float(at::ScalarType t) {
   return t == at::kFloat || t == at::kDouble || t == at::kHalf || t == at::kBFloat16;
@@ -42,9 +34,14 @@ inline void check_same(const at::Tensor& ref, const at::Tensor& t, const char* o
               " (", ref.device(), "), got ", t.device());
 }
 
+// The largest dilation window: the kernels read k x k target pixels per output pixel (the CPU
+// keeps a row of W + k - 1), and the paper uses 3.
+constexpr int64_t kMaxKernelSize = 31;
+
 inline void check_kernel_size(int64_t kernel_size, const char* op) {
-  TORCH_CHECK(kernel_size > 0 && kernel_size % 2 == 1, op,
-              ": kernel_size must be a positive odd integer, got ", kernel_size);
+  TORCH_CHECK(kernel_size > 0 && kernel_size % 2 == 1 && kernel_size <= kMaxKernelSize, op,
+              ": kernel_size must be a positive odd integer <= ", kMaxKernelSize, ", got ",
+              kernel_size);
 }
 
 // Validates everything adaptive_wing_loss takes; returns the parsed reduction.
