@@ -6,15 +6,17 @@ device synchronisations (median of --repeat runs after --warmup):
               collation), i.e. what one data-loader worker spends per batch;
   * targets:  awing_ext.render_heatmaps + render_boundaries on the training device (the loss-map
               mask is computed inside the loss kernel);
-  * forward:  the FAN forward pass;
-  * loss:     awing_ext's fused Adaptive Wing loss over every stack (forward of the loss; its
-              backward is a scaled copy, timed with the model's backward);
+  * forward:  the FAN forward pass (under autocast with --amp bf16/fp16, as training.train);
+  * loss:     awing_ext's fused Adaptive Wing loss over every stack, on float32 copies of the
+              outputs as in training.train (forward of the loss; its backward is a scaled copy,
+              timed with the model's backward);
   * backward: loss.backward() and the optimiser step.
 The share column is each phase over the sum of the compute phases (targets + forward + loss +
 backward): with data in worker processes, that sum is the step time on the training device.
 
-Presets: "small" on the CPU; "paper" on CUDA when a GPU is present.
-    python -m benchmarks.bench_train_step [--quick] [--devices cpu cuda]
+Presets: "small" on the CPU, "paper" on CUDA (or --preset); --amp fp32 bf16 and --batch-sizes 16 32
+give one row per combination.
+    python -m benchmarks.bench_train_step [--quick] [--devices cpu cuda] [--preset paper] [--amp fp32 bf16]
 """
 import argparse
 from pathlib import Path
@@ -31,10 +33,12 @@ from .common import add_common_arguments, environment, format_environment, markd
 
 PRESET_FOR = {"cpu": ("small", 16), "cuda": ("paper", 16)}
 PHASES = ("data", "targets", "forward", "loss", "backward")
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int) -> dict:
+def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int, amp: str = "fp32") -> dict:
     torch.manual_seed(0)
+    amp_dtype = AMP_DTYPES[amp]
     model = build_model(preset).to(device)
     cfg = model.config
     dataset, scheme = build_dataset("synthetic", "train", input_size=cfg.input_size, num_samples=batch_size,
@@ -52,16 +56,20 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int)
     target, weight = make_targets(landmarks, visible, spec)
     state = {}
 
+    scaler = torch.amp.GradScaler(device, enabled=amp_dtype == torch.float16)
+
     def forward():
-        state["outputs"] = model(images)
+        with torch.autocast(device, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            state["outputs"] = model(images)
 
     def loss():
-        state["loss"] = sum(criterion(o, target, weight) for o in state["outputs"])
+        state["loss"] = sum(criterion(o.float(), target, weight) for o in state["outputs"])
 
     def backward():
         optimizer.zero_grad(set_to_none=True)
-        state["loss"].backward()
-        optimizer.step()
+        scaler.scale(state["loss"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     def fresh_loss():  # untimed: a new graph for each backward
         forward()
@@ -76,34 +84,46 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int)
     }
     medians = {k: t.median_ms for k, t in timings.items()}
     compute = sum(medians[k] for k in PHASES[1:])
-    return {"device": device, "preset": preset, "batch_size": batch_size, "input_size": cfg.input_size,
+    return {"device": device, "preset": preset, "amp": amp, "batch_size": batch_size, "input_size": cfg.input_size,
             "median_ms": medians, "compute_ms": compute,
             "share": {k: medians[k] / compute for k in PHASES[1:]},
             "timings": {k: t.to_dict() for k, t in timings.items()}}
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_train_step", description=__doc__.splitlines()[0])
     add_common_arguments(p, "benchmarks/results/train_step.json", "benchmarks/results/train_step_quick.json")
-    p.add_argument("--batch-size", type=int, default=None, help="override the per-device batch size (16)")
+    p.add_argument("--batch-size", "--batch-sizes", dest="batch_sizes", type=int, nargs="+", default=None,
+                   help="per-device batch sizes, one row each (default: 16)")
+    p.add_argument("--preset", default=None, help="model preset (default: small on the CPU, paper on CUDA)")
+    p.add_argument("--amp", nargs="+", default=["fp32"], choices=sorted(AMP_DTYPES),
+                   help="autocast dtypes of the forward pass, one row each (default: fp32)")
     args = p.parse_args(argv)
-    repeat = args.repeat if args.repeat is not None else (3 if args.quick else 20)
-    warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
-    out = args.json or Path("benchmarks/results/train_step_quick.json" if args.quick
-                            else "benchmarks/results/train_step.json")
+    args.repeat = args.repeat if args.repeat is not None else (3 if args.quick else 20)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
+    args.json = args.json or Path("benchmarks/results/train_step_quick.json" if args.quick
+                                  else "benchmarks/results/train_step.json")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    repeat, warmup, out = args.repeat, args.warmup, args.json
     env = {**environment(), "awing_ext_build": awing_ext.build_info()}
     print(format_environment(env) + "\n")
     results = []
     for device in resolve_devices(args.devices):
         preset, bs = PRESET_FOR[device]
-        results.append(measure(device, preset, args.batch_size or bs, repeat, warmup))
+        for amp in args.amp:
+            for batch_size in args.batch_sizes or [bs]:
+                results.append(measure(device, args.preset or preset, batch_size, repeat, warmup, amp))
     rows = []
     for r in results:
         m, s = r["median_ms"], r["share"]
-        rows.append([r["device"], r["preset"], str(r["batch_size"]), f"{m['data']:.1f}"]
+        rows.append([r["device"], r["preset"], r["amp"], str(r["batch_size"]), f"{m['data']:.1f}"]
                     + [f"{m[k]:.1f} ({100 * s[k]:.1f}%)" for k in PHASES[1:]] + [f"{r['compute_ms']:.1f}"])
-    print(markdown_table(["device", "preset", "batch", "data ms (1 worker)", "targets ms", "forward ms", "loss ms",
-                          "backward+step ms", "step ms"], rows))
+    print(markdown_table(["device", "preset", "amp", "batch", "data ms (1 worker)", "targets ms", "forward ms",
+                          "loss ms", "backward+step ms", "step ms"], rows))
     print("\nMedian ms per phase; (share of the step on the training device: targets + forward + loss + backward).")
     write_json(out, {"benchmark": "train_step", "environment": env, "repeat": repeat, "warmup": warmup,
                      "results": results})

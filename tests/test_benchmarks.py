@@ -17,11 +17,13 @@ def test_bench_loss_smoke(tmp_path, capsys):
 def test_bench_train_step_smoke(tmp_path):
     from benchmarks import bench_train_step
     out = tmp_path / "step.json"
-    bench_train_step.main(["--quick", "--repeat", "1", "--warmup", "0", "--devices", "cpu", "--batch-size", "2",
-                           "--json", str(out)])
-    result = json.loads(out.read_text())["results"][0]
-    assert set(result["median_ms"]) == {"data", "targets", "forward", "loss", "backward"}
-    assert abs(sum(result["share"].values()) - 1) < 1e-9
+    bench_train_step.main(["--quick", "--repeat", "1", "--warmup", "0", "--devices", "cpu", "--batch-sizes", "2",
+                           "--preset", "tiny", "--amp", "fp32", "bf16", "--json", str(out)])
+    results = json.loads(out.read_text())["results"]
+    assert [(r["preset"], r["amp"], r["batch_size"]) for r in results] == [("tiny", "fp32", 2), ("tiny", "bf16", 2)]
+    for result in results:
+        assert set(result["median_ms"]) == {"data", "targets", "forward", "loss", "backward"}
+        assert abs(sum(result["share"].values()) - 1) < 1e-9
 
 
 def test_bench_targets_smoke(tmp_path):
