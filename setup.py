@@ -35,6 +35,18 @@ def _set_cuda_home() -> None:
             return
 
 
+# The oldest torch the extension is built and tested with (CI runs the newest pip allows).
+MIN_TORCH = (2, 11)
+
+
+def _check_torch_version() -> None:
+    release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    if release < MIN_TORCH:
+        raise RuntimeError(f"awing needs torch >= {'.'.join(map(str, MIN_TORCH))}, found {torch.__version__}: "
+                           "upgrade torch, then reinstall with `pip install --no-build-isolation .`")
+
+
+_check_torch_version()
 _set_cuda_home()
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension  # noqa: E402
 
@@ -108,5 +120,5 @@ setup(
     ext_modules=[extension()],
     cmdclass={"build_ext": BuildExtension},
     python_requires=">=3.9",
-    install_requires=["numpy", "scipy", "opencv-python-headless>=4.8,<5", "matplotlib", "tqdm", "h5py"],
+    install_requires=[f"torch>={MIN_TORCH[0]}.{MIN_TORCH[1]}", "numpy", "scipy", "opencv-python-headless>=4.8,<5", "matplotlib", "tqdm", "h5py"],
 )

@@ -5,6 +5,7 @@ import torch
 import awing_ext
 from awing_ext import SCHEMES, get_scheme
 from awing_ext.reference import render_boundaries_reference
+from cuda_parity import assert_renders_agree, requires_cuda
 
 OP = torch.ops.awing_ext.render_boundaries.default
 
@@ -127,11 +128,11 @@ def test_torch_compile_fullgraph(device):
     torch.testing.assert_close(torch.compile(f, fullgraph=True)(lm), f(lm))
 
 
+@requires_cuda
 def test_cpu_and_cuda_agree():
-    if not torch.cuda.is_available() or not awing_ext.build_info()["cuda"]:
-        pytest.skip("no CUDA device present" if not torch.cuda.is_available() else "built without CUDA")
+    """Equal to 1e-5, but for pixels at the cutoff distance (cuda_parity.py)."""
     lm = _face_like(4, "68", 64, 64, seed=8)
     for per_curve in (False, True):
         cpu = awing_ext.render_boundaries(lm, "68", 64, 1.0, per_curve=per_curve)
         gpu = awing_ext.render_boundaries(lm.cuda(), "68", 64, 1.0, per_curve=per_curve)
-        torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-5)
+        assert_renders_agree(cpu, gpu, rtol=0, atol=1e-5)
