@@ -3,8 +3,8 @@
 Indices are 0-based. Each curve is an ordered list of landmark indices; the boundary heatmap
 draws an interpolating (Catmull-Rom) spline through them (see awing_ext.targets.render_boundaries).
 
-* ``"68"`` (300W / iBUG): the paper's 13 boundaries (DESIGN.md).
-* ``"98"`` (WFLW): the paper's 13 boundaries (DESIGN.md); the brows use their upper edges
+* ``"68"`` (300W / iBUG): the paper's 13 boundaries (docs/design.md).
+* ``"98"`` (WFLW): the paper's 13 boundaries (docs/design.md); the brows use their upper edges
   (33-37, 42-46) as in the paper's code; the pupils 96, 97 are on no curve.
 * ``"29"`` (COFW, RCPR ordering): 0/1 outer brow corners (left/right), 2/3 inner brow corners,
   4/6 brow tops, 5/7 brow bottoms, 8/9 outer eye corners, 10/11 inner eye corners, 12/14 upper
@@ -33,7 +33,7 @@ class LandmarkScheme:
     curve_names: Tuple[str, ...]
     curves: Tuple[Tuple[int, ...], ...]
     flip: Tuple[int, ...]
-    normalizer: Tuple[int, int]  # the NME normaliser's landmark pair (DESIGN.md)
+    normalizer: Tuple[int, int]  # the NME normaliser's landmark pair (docs/design.md)
 
 
 def _r(a: int, b: int) -> Tuple[int, ...]:

@@ -1,6 +1,6 @@
 """Training targets rendered for a whole batch on the landmarks' device, and heatmap decoding.
 
-Coordinate convention (DESIGN.md): points are (x, y) in *heatmap pixel* coordinates with pixel
+Coordinate convention (docs/design.md): points are (x, y) in *heatmap pixel* coordinates with pixel
 centres at integer coordinates: pixel (row h, column w) is the point (x=w, y=h), and the map
 covers [-0.5, W-0.5] x [-0.5, H-0.5]. For an image of width W_img rendered to heatmaps of width
 W, x_hm = (x_img + 0.5) * W / W_img - 0.5 (same for y). Decoding returns points in the same

@@ -85,7 +85,7 @@ def test_nme_29_points_cofw():
     gt[16], gt[17] = (10.0, 10.0), (13.0, 14.0)  # pupils 5 apart
     gt[8], gt[9] = (0.0, 0.0), (20.0, 0.0)       # outer eye corners 20 apart
     pred = gt + np.array([0.0, 1.0])             # every error 1
-    np.testing.assert_allclose(nme(pred, gt), [1 / 5])          # DESIGN.md: 16 and 17
+    np.testing.assert_allclose(nme(pred, gt), [1 / 5])          # docs/design.md: 16 and 17
     np.testing.assert_allclose(nme(pred, gt, "inter_pupil"), [1 / 5])
     np.testing.assert_allclose(nme(pred, gt, (8, 9)), [1 / 20])  # HRNet-style outer corners
     assert NORMALISERS["inter_ocular"][29] == ((16,), (17,))

@@ -13,7 +13,7 @@ Steps, per face:
 The result is printed to stdout as JSON:
     {"image": IMAGE, "faces": [{"box": [x, y, w, h], "crop": [cx, cy, side],
                                 "landmarks": [[x, y], ...], "scores": [...]}, ...]}
-with (x, y) image pixels, pixel centres at integer coordinates (DESIGN.md); "box" is the
+with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md); "box" is the
 detector's (or the given) box, "crop" the square the model saw (centre and side, image pixels);
 "scores" are the heatmap peaks (higher = more confident). ``--out`` writes an overlay (the box,
 the crop square and the points). Exit code 1 and "no face found in IMAGE (try --box x,y,w,h)"

@@ -1,7 +1,7 @@
 """What training and evaluation share: device-side targets, prediction, the evaluation loop.
 
 Coordinates: the data pipeline gives landmarks in *crop* pixels of the S x S network input;
-heatmaps are S/4 x S/4. With pixel centres at integer coordinates (DESIGN.md) the two relate by
+heatmaps are S/4 x S/4. With pixel centres at integer coordinates (docs/design.md) the two relate by
     x_hm = (x_crop + 0.5) * H / S - 0.5,   x_crop = (x_hm + 0.5) * S / H - 0.5.
 """
 from dataclasses import dataclass

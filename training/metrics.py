@@ -1,6 +1,6 @@
 """Face-alignment evaluation metrics: NME, FR@X, AUC@X, CED, result tables, a mean-shape baseline.
 
-Conventions (see DESIGN.md, "Conventions"):
+Conventions (docs/design.md, "Conventions"):
 
 * Landmarks are (x, y) pixel coordinates, arrays of shape (N, K, 2) (a single image (K, 2) is
   accepted and treated as N = 1). numpy arrays and torch tensors (any device, any float dtype)
@@ -13,7 +13,7 @@ Conventions (see DESIGN.md, "Conventions"):
   ==============  ======================================================================
   "inter_ocular"  68 points (300W): outer eye corners 36 and 45;
                   98 points (WFLW): outer eye corners 60 and 72;
-                  29 points (COFW): points 16 and 17, as DESIGN.md fixes it. In COFW's order
+                  29 points (COFW): points 16 and 17, as docs/design.md fixes it. In COFW's order
                   16 and 17 are the two *pupils*, so for COFW this is the inter-pupil distance,
                   the convention of the COFW/RCPR paper and of the numbers AWing reports
                   (COFW NME 4.94). Some code bases (e.g. HRNet) call the distance between the

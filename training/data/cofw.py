@@ -13,7 +13,7 @@ stored transposed); MATLAB v5 files (e.g. converted with ``scipy.io.savemat``) a
 demand; a v5 file is loaded whole.
 
 ``phis`` rows: 29 x, 29 y, 29 occlusion flags (1 = occluded). Points are in the LFPW/RCPR order
-(awing_ext/schemes.py, "29"); 16 and 17 are the pupils (the NME normaliser, DESIGN.md). The
+(awing_ext/schemes.py, "29"); 16 and 17 are the pupils (the NME normaliser, docs/design.md). The
 coordinates are MATLAB's 1-based pixels: the loader subtracts 1 (like .pts files). ``bboxes``
 rows are [x y w h] (1-based) and become "det_box" = (x - 1, y - 1, x - 1 + w, y - 1 + h).
 

@@ -7,7 +7,7 @@ Layout under ``data_root`` (as the iBUG downloads unpack)::
                                               directly under data_root are accepted too)
 
 Each folder holds image files (.jpg/.png) with a .pts file beside each (1-based coordinates; the
-loader subtracts 1, DESIGN.md). An annotation ``name_2.pts`` whose ``name_2.jpg`` does not exist
+loader subtracts 1, docs/design.md). An annotation ``name_2.pts`` whose ``name_2.jpg`` does not exist
 annotates ``name.jpg`` (AFW has several faces per image). Only the folders a split needs must
 exist; a missing one raises an error naming it.
 

@@ -14,7 +14,7 @@
       ...
       }
 
-  The file stores **1-based** pixel coordinates (DESIGN.md, as menpo reads them); ``read_pts``
+  The file stores **1-based** pixel coordinates (docs/design.md, as menpo reads them); ``read_pts``
   returns 0-based (x, y) float32 (K, 2) (subtracts 1) and ``write_pts`` adds 1 back, so
   ``read_pts(write_pts(p))`` returns ``p`` rounded to ``decimals`` places (3 by default).
   Parsing is strict: a missing/odd header, a wrong ``n_points``, missing braces, a line that is not

@@ -5,7 +5,7 @@ numpy Generator; ``SyntheticFaces`` seeds it from ``(seed, split, index)``, so a
 nothing else (any data-loader worker reproduces it) and the "train", "val" and "test" splits never
 share a sample.
 
-Coordinates follow DESIGN.md: (x, y) image pixels, pixel centres at integer coordinates. The 68
+Coordinates follow docs/design.md: (x, y) image pixels, pixel centres at integer coordinates. The 68
 points are in iBUG order (0-based): jaw 0-16 (image left to right, i.e. from the subject's right
 ear over the chin), brows 17-21 / 22-26, nose bridge 27-30 (30 = tip), nose bottom 31-35, eyes
 36-41 / 42-47 (36 = outer corner of the eye on the image left, the subject's right eye), outer lips

@@ -1,6 +1,6 @@
 // Heatmap decoding: argmax plus a sub-pixel refinement, the single definitions both backends use.
 //
-// Coordinates follow DESIGN.md: (x, y) in heatmap pixels, pixel centres at integer coordinates,
+// Coordinates follow docs/design.md: (x, y) in heatmap pixels, pixel centres at integer coordinates,
 // so the argmax pixel (row h, column w) decodes to (w, h) before refinement.
 //   quarter: each axis moves 0.25 px towards the larger of its two neighbours (no move on a tie
 //            or at the border), as in the paper's released code.

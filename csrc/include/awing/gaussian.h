@@ -1,6 +1,6 @@
 // The Gaussian landmark heatmap of one pixel: the single definition both backends use.
 //
-// Convention (DESIGN.md): coordinates are (x, y) in heatmap pixels, pixel centres at integer
+// Convention (docs/design.md): coordinates are (x, y) in heatmap pixels, pixel centres at integer
 // coordinates, so pixel (row h, column w) is the point (x = w, y = h). A landmark at (cx, cy)
 // gives pixel (h, w) the value exp(-r^2 / (2 sigma^2)), r^2 = (w - cx)^2 + (h - cy)^2, where
 // r < truncate * sigma, and 0 beyond (strict, like the boundary heatmaps).
