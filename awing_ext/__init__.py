@@ -4,9 +4,12 @@ Importing this package loads the compiled ops (torch.ops.awing_ext.*); see build
 which backends were built.
 """
 from ._library import MAX_KERNEL_SIZE, build_info, ops
-from .loss import AdaptiveWingLoss, adaptive_wing_loss
+from .adaptive_wing_loss import AdaptiveWingLoss, adaptive_wing_loss
+from .decode_heatmaps import decode_heatmaps
+from .render_boundaries import render_boundaries
+from .render_heatmaps import render_heatmaps
 from .schemes import SCHEMES, LandmarkScheme, get_scheme
-from .targets import decode_heatmaps, render_boundaries, render_heatmaps, weight_map
+from .weight_map import weight_map
 
 __all__ = ["build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
            "render_boundaries", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]

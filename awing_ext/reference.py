@@ -63,7 +63,7 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
 
 
 # ---------------------------------------------------------------------------------- targets
-# Dense, brute-force versions of awing_ext.targets (same conventions: (x, y), pixel centres at
+# Dense, brute-force versions of the target ops (same conventions: (x, y), pixel centres at
 # integer coordinates, values 0 at and beyond truncate * sigma).
 
 def _pixel_grid(height: int, width: int, dtype, device):

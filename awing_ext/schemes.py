@@ -1,7 +1,7 @@
 """Landmark schemes: the facial curves of the boundary heatmaps and the left/right flip permutations.
 
 Indices are 0-based. Each curve is an ordered list of landmark indices; the boundary heatmap
-draws an interpolating (Catmull-Rom) spline through them (see awing_ext.targets.render_boundaries).
+draws an interpolating (Catmull-Rom) spline through them (see awing_ext.render_boundaries).
 
 * ``"68"`` (300W / iBUG): the paper's 13 boundaries (docs/design.md).
 * ``"98"`` (WFLW): the paper's 13 boundaries (docs/design.md); the brows use their upper edges

@@ -25,7 +25,7 @@ import torch
 
 import awing_ext
 from training.data.transforms import AugmentConfig
-from training.datasets import build_dataset
+from training.data.registry import build_dataset
 from training.engine import TargetSpec, make_targets, normalise_images
 from training.models import build_model
 

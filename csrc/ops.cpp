@@ -1,6 +1,6 @@
 // Op schemas of the awing_ext library and the Python module that carries them.
 // Kernels register per backend in cpu/ and cuda/; fake kernels and autograd are registered
-// from Python (awing_ext/_ops.py).
+// from Python (awing_ext/<op>.py).
 #include <Python.h>
 #include <torch/extension.h>
 #include <torch/library.h>
@@ -16,7 +16,7 @@ TORCH_LIBRARY(awing_ext, m) {
       "adaptive_wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weight_map, "
       "float omega, float theta, float epsilon, float alpha, float weight, float threshold, "
       "int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
-  // Training targets (awing_ext/targets.py documents them).
+  // Training targets and decoding (awing_ext/<op>.py documents each).
   m.def(
       "render_heatmaps(Tensor landmarks, Tensor? visible, int height, int width, float sigma, "
       "float truncate, ScalarType? dtype) -> Tensor");

@@ -75,7 +75,7 @@ steps=(
 # The repository files the steps run (the dry run checks that they exist).
 files=(setup.py scripts/gpu_environment.py scripts/gpu_sanitize_driver.py scripts/gpu_profile_kernels.py
        scripts/gpu_report.py benchmarks/bench_loss.py benchmarks/bench_targets.py benchmarks/bench_train_step.py
-       training/train.py tests/test_cuda_loss.py tests/test_cuda_targets.py tests/test_cuda_graphs.py)
+       training/train.py tests/test_adaptive_wing_loss_cuda.py tests/test_cuda_graphs.py tests/cuda_parity.py)
 
 if [ "$dry_run" = 1 ]; then
   echo "gpu_check steps (OUTDIR=$out, python=$py):"

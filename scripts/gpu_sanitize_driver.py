@@ -89,7 +89,7 @@ def run_targets(device, gen) -> int:
             if n:
                 lm[0, :special.shape[0]] = special
             vis = torch.rand(n, k, generator=gen, device=device) > 0.2
-            heat = awing_ext.render_heatmaps(lm, (h, w), 1.0, visible=vis, dtype=dtype)
+            awing_ext.render_heatmaps(lm, (h, w), 1.0, visible=vis, dtype=dtype)
             awing_ext.render_heatmaps(lm.to(dtype if dtype != torch.float16 else torch.float32), (h, w), 2.0, dtype=dtype)
             for per_curve in (False, True):
                 awing_ext.render_boundaries(lm, str(k), (h, w), 1.0, per_curve=per_curve, dtype=dtype)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from training.data.fixtures import write_300w_tree, write_folder, write_image
+from dataset_fixtures import write_300w_tree, write_folder, write_image
 from training.data.io import DataError, load_image_rgb, read_pts, write_pts
 from training.data.transforms import AugmentConfig, CropAndAugment
-from training.datasets import DATASETS, build_dataset, subsets_of
+from training.data.registry import DATASETS, build_dataset, subsets_of
 
 FACES68 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces68"
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from awing_ext.schemes import get_scheme
-from training.data.fixtures import random_landmarks, write_cofw_mat, write_wflw_tree
+from dataset_fixtures import random_landmarks, write_cofw_mat, write_wflw_tree
 from training.data.io import DataError
 from training.data.wflw import ATTRIBUTES
-from training.datasets import build_dataset, subsets_of
+from training.data.registry import build_dataset, subsets_of
 
 TEST_FLAGS = [[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]]
 

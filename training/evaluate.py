@@ -17,7 +17,7 @@ import torch
 
 from . import metrics, visualize
 from .checkpoint import load_checkpoint
-from .datasets import build_dataset, subsets_of
+from .data.registry import build_dataset, subsets_of
 from .engine import evaluation_report, format_report, run_evaluation
 from .models import FANConfig, build_model
 from .runtime import keep_freed_memory

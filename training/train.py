@@ -33,7 +33,7 @@ from awing_ext.schemes import get_scheme
 from . import metrics, visualize
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data.transforms import AugmentConfig
-from .datasets import DATASETS, build_dataset, subsets_of
+from .data.registry import DATASETS, build_dataset, subsets_of
 from .distributed import all_reduce_sum, init_distributed, shutdown
 from .engine import TargetSpec, evaluation_report, format_report, make_targets, normalise_images, run_evaluation
 from .models import PRESETS, build_model

@@ -1,10 +1,12 @@
-// at::vec::Vectorized overloads of the primitives in awing/math.h, so the shared AWING_HD
-// templates run in SIMD lanes on the CPU (Sleef exp/log under AVX2/AVX-512 builds).
+// awing::math::Ops for at::vec::Vectorized lanes, so the shared AWING_HD formulas run in SIMD
+// lanes on the CPU (at::vec's exp_u20 and an inline AVX2 log for float; Sleef elsewhere), and
+// LaneSum, the deterministic double accumulation of the CPU loss.
 #pragma once
 
 #include <ATen/cpu/vec/vec.h>
 
 #include <limits>
+#include <type_traits>
 
 #include "awing/math.h"
 
@@ -17,12 +19,11 @@ using Vec = at::vec::Vectorized<T>;
 // float lanes use the faster variants: at::vec's inline polynomial exp (exp_u20) and, under
 // AVX2, Sleef's 3.5-ulp log; both far below what a float32 loss can resolve, and measured
 // against the float64 reference in tests/test_loss_values.py.
-inline Vec<float> vexp(const Vec<float>& x) { return x.exp_u20(); }
 #if defined(CPU_CAPABILITY_AVX2)
 // Natural log of 8 floats, inline (no call, so the caller's registers stay live): the Cephes
 // logf reduction and polynomial (~1 ulp), subnormals rescaled, log(0) = -inf, log(inf) = inf,
 // log(x < 0 or NaN) = NaN.
-inline Vec<float> vlog(const Vec<float>& xv) {
+inline Vec<float> log_avx2(const Vec<float>& xv) {
   const __m256 x = xv;
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 subnormal = _mm256_cmp_ps(x, _mm256_set1_ps(std::numeric_limits<float>::min()), _CMP_LT_OQ);
@@ -59,26 +60,37 @@ inline Vec<float> vlog(const Vec<float>& xv) {
   return r;
 }
 #endif
-template <typename T> inline Vec<T> vexp(const Vec<T>& x) { return x.exp(); }
-template <typename T> inline Vec<T> vlog(const Vec<T>& x) { return x.log(); }
-// log1p from log (Goldberg): log(u) * x / (u - 1) with u = 1 + x is accurate to a few ulp and
-// about twice as fast as Sleef's log1p; u == 1 (|x| below half an ulp of 1) gives x itself.
 template <typename T>
-inline Vec<T> vlog1p(const Vec<T>& x) {
-  const Vec<T> one(T(1));
-  const Vec<T> u = x + one;
-  const Vec<T> r = vlog(u) * x / (u - one);
-  const Vec<T> inf(std::numeric_limits<T>::infinity());
-  return Vec<T>::blendv(Vec<T>::blendv(r, x, u == one), u, u == inf);
-}
-template <typename T> inline Vec<T> vabs(const Vec<T>& x) { return x.abs(); }
-// Comparisons give an all-ones bit mask per lane, which Vectorized::blendv consumes.
-template <typename T> inline Vec<T> vlt(const Vec<T>& a, const Vec<T>& b) { return a < b; }
-template <typename T> inline Vec<T> vgt(const Vec<T>& a, const Vec<T>& b) { return a > b; }
-template <typename T>
-inline Vec<T> vselect(const Vec<T>& mask, const Vec<T>& a, const Vec<T>& b) {
-  return Vec<T>::blendv(b, a, mask);
-}
+struct Ops<at::vec::Vectorized<T>> {
+  using V = Vec<T>;
+  using Mask = V;  // all-ones bits per lane where true, as Vectorized::blendv consumes
+  static V exp(const V& x) {
+    if constexpr (std::is_same_v<T, float>) {
+      return x.exp_u20();
+    } else {
+      return x.exp();
+    }
+  }
+  static V log(const V& x) {
+#if defined(CPU_CAPABILITY_AVX2)
+    if constexpr (std::is_same_v<T, float>) return log_avx2(x);
+#endif
+    return x.log();
+  }
+  // log1p from log (Goldberg): log(u) * x / (u - 1) with u = 1 + x is accurate to a few ulp and
+  // about twice as fast as Sleef's log1p; u == 1 (|x| below half an ulp of 1) gives x itself.
+  static V log1p(const V& x) {
+    const V one(T(1));
+    const V u = x + one;
+    const V r = log(u) * x / (u - one);
+    const V inf(std::numeric_limits<T>::infinity());
+    return V::blendv(V::blendv(r, x, u == one), u, u == inf);
+  }
+  static V abs(const V& x) { return x.abs(); }
+  static Mask lt(const V& a, const V& b) { return a < b; }
+  static Mask gt(const V& a, const V& b) { return a > b; }
+  static V select(const Mask& m, const V& a, const V& b) { return V::blendv(b, a, m); }
+};
 
 // Lane-wise sum of vectors in double, in a fixed order (so deterministic). The tail lanes of a
 // partial vector (n < size) are ignored.

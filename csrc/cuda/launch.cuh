@@ -6,11 +6,29 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 
 #include "awing/launch_plan.h"
 
 namespace awing {
 namespace cuda {
+
+// Threads per block of every awing kernel (the loss's block reduction is sized for it).
+constexpr int kThreads = 256;
+
+// Loads *p as T (the arithmetic type), e.g. a half value as float.
+template <typename T>
+struct LoadAs {
+  template <typename scalar_t>
+  __device__ __forceinline__ T operator()(const scalar_t* p) const {
+    return static_cast<T>(*p);
+  }
+};
+
+template <typename T>
+__device__ __forceinline__ T positive_inf() {
+  return std::numeric_limits<T>::infinity();
+}
 
 // SMs of `device`, queried once per device and cached (no driver call per launch).
 inline int sm_count(int device) {

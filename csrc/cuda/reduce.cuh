@@ -5,10 +5,10 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include "launch.cuh"
+
 namespace awing {
 namespace cuda {
-
-constexpr int kThreads = 256;
 
 // Called by every thread of a kThreads-wide block; thread 0 stores the block's total.
 __device__ __forceinline__ void store_block_sum(double thread_sum, double* block_sums) {

@@ -1,4 +1,7 @@
-"""Training data: the built-in procedural synthetic faces (no download) and the crop/augmentation pipeline."""
+"""Training data: the built-in procedural synthetic faces (no download), the 300W / WFLW / COFW /
+folder loaders, the crop/augmentation pipeline, and the registry that builds a dataset by name
+(registry.build_dataset, used by train, evaluate and the benchmarks)."""
+from .registry import DATASETS, build_dataset, subsets_of
 from .synthetic import SPLITS, SyntheticFaces, render_synthetic_face
 
-__all__ = ["SPLITS", "SyntheticFaces", "render_synthetic_face"]
+__all__ = ["DATASETS", "build_dataset", "subsets_of", "SPLITS", "SyntheticFaces", "render_synthetic_face"]

@@ -1,7 +1,7 @@
 """The common base of the real-data loaders (300W, WFLW, COFW, plain folder).
 
 A loader parses its annotations when it is built (cheap) and decodes an image only when a sample
-is asked for. Items are the raw-sample dicts the rest of the code uses (training/datasets.py wraps
+is asked for. Items are the raw-sample dicts the rest of the code uses (training/data/registry.py wraps
 them with CropAndAugment):
 
 ==============  ===============================================================================

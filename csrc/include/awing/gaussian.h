@@ -4,8 +4,16 @@
 // coordinates, so pixel (row h, column w) is the point (x = w, y = h). A landmark at (cx, cy)
 // gives pixel (h, w) the value exp(-r^2 / (2 sigma^2)), r^2 = (w - cx)^2 + (h - cy)^2, where
 // r < truncate * sigma, and 0 beyond (strict, like the boundary heatmaps).
+// Also what both render ops check and how they pick their output dtype (host only).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <optional>
+
+#include "awing/checks.h"
 #include "awing/math.h"
 
 namespace awing {
@@ -59,6 +67,32 @@ AWING_HD void pixel_span(T lo_c, T hi_c, T cutoff, long long size, long long& lo
   hi = static_cast<long long>(::ceil(fb));
   if (lo < 0) lo = 0;
   if (hi > size - 1) hi = size - 1;
+}
+
+inline void check_landmarks(const at::Tensor& lm, const char* op) {
+  TORCH_CHECK(lm.dim() == 3 && lm.size(2) == 2, op, ": landmarks must be 3-D (N, K, 2), got ",
+              lm.dim(), "-D tensor of shape ", lm.sizes());
+  TORCH_CHECK(is_supported_float(lm.scalar_type()), op,
+              ": landmarks must be float32, float64, float16 or bfloat16, got ", lm.scalar_type());
+}
+
+inline void check_render_common(int64_t height, int64_t width, double sigma, double truncate,
+                                std::optional<at::ScalarType> dtype, const char* op) {
+  TORCH_CHECK(height > 0 && width > 0, op, ": size must be positive (H, W), got (", height, ", ",
+              width, ")");
+  TORCH_CHECK(sigma > 0 && std::isfinite(sigma), op, ": sigma must be a finite number > 0, got ",
+              sigma);
+  TORCH_CHECK(truncate > 0 && std::isfinite(truncate), op,
+              ": truncate must be a finite number > 0, got ", truncate);
+  if (dtype.has_value()) {
+    TORCH_CHECK(is_supported_float(*dtype), op,
+                ": dtype must be float32, float64, float16 or bfloat16, got ", *dtype);
+  }
+}
+
+// The output dtype of a render op: `dtype` when given, float32 otherwise.
+inline at::ScalarType render_dtype(const std::optional<at::ScalarType>& dtype) {
+  return dtype.has_value() ? *dtype : at::kFloat;
 }
 
 }  // namespace awing

@@ -96,3 +96,27 @@ def test_cpu_and_cuda_agree():
     cpu = awing_ext.render_heatmaps(lm, 64, 1.0)
     gpu = awing_ext.render_heatmaps(lm.cuda(), 64, 1.0)
     assert_renders_agree(cpu, gpu, rtol=0, atol=1e-6)
+
+
+def test_render_heatmaps_errors(device):
+    lm = (torch.rand(2, 68, 2) * 60).to(device)
+    with pytest.raises(RuntimeError, match=r"landmarks must be 3-D \(N, K, 2\)"):
+        awing_ext.render_heatmaps(lm[0], 64, 1.0)
+    with pytest.raises(RuntimeError, match=r"landmarks must be 3-D \(N, K, 2\)"):
+        awing_ext.render_heatmaps(torch.zeros(2, 68, 3, device=device), 64, 1.0)
+    with pytest.raises(RuntimeError, match="landmarks must be float32"):
+        awing_ext.render_heatmaps(lm.long(), 64, 1.0)
+    with pytest.raises(RuntimeError, match="sigma must be a finite number > 0"):
+        awing_ext.render_heatmaps(lm, 64, -1.0)
+    with pytest.raises(RuntimeError, match="sigma must be a finite number > 0"):
+        awing_ext.render_heatmaps(lm, 64, 0.0)
+    with pytest.raises(RuntimeError, match=r"size must be positive \(H, W\), got \(0, 64\)"):
+        awing_ext.render_heatmaps(lm, (0, 64), 1.0)
+    with pytest.raises(RuntimeError, match="truncate must be"):
+        awing_ext.render_heatmaps(lm, 64, 1.0, truncate=0)
+    with pytest.raises(RuntimeError, match=r"visible must have shape \(N, K\)"):
+        awing_ext.render_heatmaps(lm, 64, 1.0, visible=torch.ones(2, 67, device=device))
+    with pytest.raises(RuntimeError, match="dtype must be float32"):
+        awing_ext.render_heatmaps(lm, 64, 1.0, dtype=torch.int32)
+    with pytest.raises(ValueError, match=r"size must be an int or \(H, W\)"):
+        awing_ext.render_heatmaps(lm, (1, 2, 3), 1.0)

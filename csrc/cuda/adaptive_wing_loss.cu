@@ -14,8 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "awing/adaptive_wing.h"
-#include "awing/checks.h"
+#include "awing/adaptive_wing_loss.h"
 #include "awing/dilation.h"
 #include "launch.cuh"
 #include "reduce.cuh"
@@ -27,14 +26,6 @@ namespace {
 std::uintptr_t address_of(const at::Tensor& t) {
   return reinterpret_cast<std::uintptr_t>(t.const_data_ptr());
 }
-
-template <typename opmath_t>
-struct LoadAs {
-  template <typename scalar_t>
-  __device__ __forceinline__ opmath_t operator()(const scalar_t* p) const {
-    return static_cast<opmath_t>(*p);
-  }
-};
 
 template <typename scalar_t, typename index_t, int VEC, bool HAS_WEIGHT_MAP>
 __global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
@@ -128,7 +119,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
     const std::optional<at::Tensor>& weight_map, double omega, double theta, double epsilon,
     double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
-  const Reduction red = check_adaptive_wing_args(pred, target, target_weight, weight_map, omega,
+  const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weight_map, omega,
                                                  theta, epsilon, kernel_size, reduction);
   TORCH_CHECK(pred.device().is_cuda(), "adaptive_wing_loss: pred must be a CUDA tensor here");
   const c10::cuda::CUDAGuard guard(pred.device());

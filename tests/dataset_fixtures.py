@@ -1,5 +1,5 @@
-"""Tiny dataset trees in the real on-disk formats, for tests and for trying the loaders without a
-download. Every writer returns what it wrote (0-based landmarks etc.) so a test can compare.
+"""Tiny dataset trees in the real on-disk formats, written by the loader tests. Every writer
+returns what it wrote (0-based landmarks etc.) so a test can compare.
 
 * :func:`write_300w_tree`: lfpw/{trainset,testset}, helen/{trainset,testset}, afw, ibug,
   300W/{01_Indoor,02_Outdoor}, `per_folder` faces each (.jpg/.png + 1-based .pts); AFW uses the
@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence
 import cv2
 import numpy as np
 
-from .io import write_pts
+from training.data.io import write_pts
 
 __all__ = ["random_landmarks", "write_image", "write_300w_tree", "write_wflw_tree", "write_cofw_mat",
            "write_folder"]

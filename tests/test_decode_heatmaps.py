@@ -106,3 +106,17 @@ def test_cpu_and_cuda_agree():
     hm = gaussian_heatmaps(8, 68, 64, 64, seed=6)
     for method in ("dark", "quarter"):
         assert_decodes_agree(hm, method)
+
+
+def test_decode_errors(device):
+    h = torch.rand(2, 3, 8, 8, device=device)
+    with pytest.raises(RuntimeError, match=r"heatmaps must be 4-D \(N, C, H, W\)"):
+        awing_ext.decode_heatmaps(h[0])
+    with pytest.raises(ValueError, match="method must be one of"):
+        awing_ext.decode_heatmaps(h, "soft-argmax")
+    with pytest.raises(RuntimeError, match="method must be 'dark' or 'quarter'"):
+        torch.ops.awing_ext.decode_heatmaps(h, "soft-argmax")
+    with pytest.raises(RuntimeError, match="heatmaps must have H, W > 0"):
+        awing_ext.decode_heatmaps(torch.zeros(1, 2, 0, 4, device=device))
+    with pytest.raises(RuntimeError, match="heatmaps must be float32"):
+        awing_ext.decode_heatmaps(h.int())

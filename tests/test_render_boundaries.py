@@ -136,3 +136,31 @@ def test_cpu_and_cuda_agree():
         cpu = awing_ext.render_boundaries(lm, "68", 64, 1.0, per_curve=per_curve)
         gpu = awing_ext.render_boundaries(lm.cuda(), "68", 64, 1.0, per_curve=per_curve)
         assert_renders_agree(cpu, gpu, rtol=0, atol=1e-5)
+
+
+def test_render_boundaries_errors(device):
+    lm = (torch.rand(2, 68, 2) * 60).to(device)
+    with pytest.raises(RuntimeError, match="curve index 68 is out of range for 68 landmarks"):
+        awing_ext.render_boundaries(lm, [[0, 68]], 64)
+    with pytest.raises(RuntimeError, match="curve index -1 is out of range"):
+        awing_ext.render_boundaries(lm, [[0, 1], [-1, 3]], 64)
+    with pytest.raises(RuntimeError, match="curve 1 must have at least 2 points, got 1"):
+        awing_ext.render_boundaries(lm, [[0, 1], [3]], 64)
+    with pytest.raises(RuntimeError, match="at least one curve"):
+        awing_ext.render_boundaries(lm, [], 64)
+    with pytest.raises(RuntimeError, match="sigma must be a finite number > 0"):
+        awing_ext.render_boundaries(lm, "68", 64, sigma=-0.5)
+    with pytest.raises(RuntimeError, match=r"size must be positive \(H, W\)"):
+        awing_ext.render_boundaries(lm, "68", (64, 0))
+    with pytest.raises(RuntimeError, match=r"samples \(line segments per spline span\) must be in"):
+        awing_ext.render_boundaries(lm, "68", 64, samples=0)
+    with pytest.raises(ValueError, match="scheme '98' has 98 points, landmarks have 68"):
+        awing_ext.render_boundaries(lm, "wflw", 64)
+    with pytest.raises(ValueError, match="unknown landmark scheme"):
+        awing_ext.render_boundaries(lm, "helen", 64)
+    with pytest.raises(ValueError, match="landmarks must be a 3-D"):
+        awing_ext.render_boundaries(lm[0], "68", 64)
+    with pytest.raises(RuntimeError, match=r"landmarks must be 3-D \(N, K, 2\)"):
+        torch.ops.awing_ext.render_boundaries(lm[..., :1], [0, 1], [2], 8, 8, 1.0, 3.0, 8, False, None)
+    with pytest.raises(RuntimeError, match="curve_lengths sum to 3 but curve_points has 2 entries"):
+        torch.ops.awing_ext.render_boundaries(lm, [0, 1], [3], 8, 8, 1.0, 3.0, 8, False, None)

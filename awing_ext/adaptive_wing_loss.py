@@ -25,22 +25,18 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ._common import REDUCTIONS, check_reduction, opmath_dtype
 from ._library import MAX_KERNEL_SIZE, ops
 
 __all__ = ["adaptive_wing_loss", "AdaptiveWingLoss"]
 
 _OP = "awing_ext::adaptive_wing_loss"
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _opmath_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 @torch.library.register_fake(_OP)
 def _adaptive_wing_loss_fake(pred, target, target_weight, weight_map, omega, theta, epsilon, alpha,
                              weight, threshold, kernel_size, reduction, compute_grad):
-    # The same checks as the kernels' (csrc/include/awing/checks.h), for tracing and mixed devices.
+    # The same checks as the kernels' (csrc/include/awing/adaptive_wing_loss.h), for tracing and mixed devices.
     op = "adaptive_wing_loss"
     torch._check(pred.dim() == 4, lambda: f"{op}: pred must be 4-D (N, C, H, W), got {pred.dim()}-D")
     torch._check(target.shape == pred.shape, lambda: f"{op}: target must have the shape of pred {tuple(pred.shape)}")
@@ -48,9 +44,9 @@ def _adaptive_wing_loss_fake(pred, target, target_weight, weight_map, omega, the
     for name, t in (("target", target), ("target_weight", target_weight), ("weight_map", weight_map)):
         torch._check(t is None or t.device == pred.device,
                      lambda: f"{op}: {name} must be on the device of pred ({pred.device}), got {t.device}")
-    torch._check(reduction in _REDUCTIONS, lambda: f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    torch._check(reduction in REDUCTIONS, lambda: f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
-    grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=_opmath_dtype(pred.dtype))
+    grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=opmath_dtype(pred.dtype))
     return loss, grad
 
 
@@ -95,8 +91,7 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
     if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
         raise TypeError("adaptive_wing_loss: pred and target must be torch.Tensor, got "
                         f"{type(pred).__name__} and {type(target).__name__}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"adaptive_wing_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_reduction(reduction, "adaptive_wing_loss")
     grad_mode = torch.is_grad_enabled()
     if grad_mode and target.requires_grad:
         raise RuntimeError("adaptive_wing_loss: the target is a label and gets no gradient; "
@@ -120,8 +115,7 @@ class AdaptiveWingLoss(torch.nn.Module):
         if kernel_size <= 0 or kernel_size % 2 == 0 or kernel_size > MAX_KERNEL_SIZE:
             raise ValueError(f"AdaptiveWingLoss: kernel_size must be a positive odd integer <= {MAX_KERNEL_SIZE}, "
                              f"got {kernel_size}")
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"AdaptiveWingLoss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        check_reduction(reduction, "AdaptiveWingLoss")
         self.omega, self.theta, self.epsilon, self.alpha = omega, theta, epsilon, alpha
         self.W, self.threshold, self.kernel_size, self.reduction = W, threshold, kernel_size, reduction
 

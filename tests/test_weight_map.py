@@ -71,3 +71,15 @@ def test_torch_compile_fullgraph(device):
         return awing_ext.weight_map(t + 0.0) * 10 + 1
 
     torch.testing.assert_close(torch.compile(f, fullgraph=True)(target), f(target))
+
+
+def test_weight_map_errors(device):
+    t = torch.rand(2, 3, 8, 8, device=device)
+    with pytest.raises(RuntimeError, match=r"target must be 4-D \(N, C, H, W\)"):
+        awing_ext.weight_map(t[0])
+    with pytest.raises(RuntimeError, match="kernel_size must be a positive odd integer <= 31, got 2"):
+        awing_ext.weight_map(t, kernel_size=2)
+    with pytest.raises(RuntimeError, match="kernel_size must be a positive odd integer <= 31, got -1"):
+        awing_ext.weight_map(t, kernel_size=-1)
+    with pytest.raises(RuntimeError, match="target must be float32"):
+        awing_ext.weight_map(t.long())

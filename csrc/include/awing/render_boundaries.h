@@ -6,8 +6,17 @@
 // P_m = P_{m-1}). Each span P_i -> P_{i+1} is sampled at S + 1 equally spaced parameters and
 // replaced by S line segments. The boundary value of a pixel is exp(-d^2 / (2 sigma^2)) with d
 // the distance to the nearest segment, where d < truncate * sigma, and 0 beyond.
+// Also the span table built from the op's curve lists and the validation of its arguments
+// (host only).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
+
+#include <optional>
+#include <vector>
+
+#include "awing/gaussian.h"
 #include "awing/math.h"
 
 namespace awing {
@@ -59,6 +68,53 @@ AWING_HD void span_segment(const T* pts /* (K, 2) */, Span s, int j, int S, T& a
   ay = j == 0 ? y1 : catmull_rom(y0, y1, y2, y3, ta);
   bx = j + 1 == S ? x2 : catmull_rom(x0, x1, x2, x3, tb);
   by = j + 1 == S ? y2 : catmull_rom(y0, y1, y2, y3, tb);
+}
+
+
+// Validates the curve tables; returns the spans (four landmark indices each) and, per curve,
+// the range [span_begin[c], span_begin[c + 1]) of its spans.
+inline void build_spans(const std::vector<int64_t>& points, const std::vector<int64_t>& lengths,
+                        int64_t K, std::vector<int>& spans /* 4 per span */,
+                        std::vector<int>& span_begin) {
+  constexpr const char* op = "render_boundaries";
+  TORCH_CHECK(!lengths.empty(), op, ": curves must hold at least one curve");
+  int64_t total = 0;
+  for (size_t c = 0; c < lengths.size(); ++c) {
+    TORCH_CHECK(lengths[c] >= 2, op, ": curve ", c, " must have at least 2 points, got ",
+                lengths[c]);
+    total += lengths[c];
+  }
+  TORCH_CHECK(total == static_cast<int64_t>(points.size()), op, ": curve_lengths sum to ", total,
+              " but curve_points has ", points.size(), " entries");
+  for (size_t i = 0; i < points.size(); ++i) {
+    TORCH_CHECK(points[i] >= 0 && points[i] < K, op, ": curve index ", points[i],
+                " is out of range for ", K, " landmarks");
+  }
+  spans.clear();
+  span_begin.assign(1, 0);
+  int64_t start = 0;
+  for (size_t c = 0; c < lengths.size(); ++c) {
+    const int64_t m = lengths[c];
+    const int64_t* p = points.data() + start;
+    for (int64_t i = 0; i + 1 < m; ++i) {
+      spans.push_back(static_cast<int>(p[i > 0 ? i - 1 : 0]));
+      spans.push_back(static_cast<int>(p[i]));
+      spans.push_back(static_cast<int>(p[i + 1]));
+      spans.push_back(static_cast<int>(p[i + 2 < m ? i + 2 : m - 1]));
+    }
+    span_begin.push_back(static_cast<int>(spans.size() / 4));
+    start += m;
+  }
+}
+
+inline void check_render_boundaries_args(const at::Tensor& lm, int64_t height, int64_t width,
+                                         double sigma, double truncate, int64_t samples,
+                                         std::optional<at::ScalarType> dtype) {
+  constexpr const char* op = "render_boundaries";
+  check_landmarks(lm, op);
+  check_render_common(height, width, sigma, truncate, dtype, op);
+  TORCH_CHECK(samples >= 1 && samples <= 1024, op,
+              ": samples (line segments per spline span) must be in [1, 1024], got ", samples);
 }
 
 }  // namespace awing

@@ -11,8 +11,15 @@
 //            not negative definite; the offset is clamped to [-1, 1] per axis.
 // The argmax is the first (row-major) maximal value; NaN values are ignored; a map without a
 // value > -inf decodes to pixel (0, 0). The score is the heatmap value at the argmax.
+// Also the validation of the op's arguments (check_decode_args, host only).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
+
+#include <string>
+
+#include "awing/checks.h"
 #include "awing/math.h"
 
 namespace awing {
@@ -99,6 +106,16 @@ AWING_HD void store_decoded(const scalar_t* plane, long long H, long long W, lon
   coords[2 * p] = x;
   coords[2 * p + 1] = y;
   scores[p] = static_cast<T>(plane[idx]);
+}
+
+inline DecodeMethod check_decode_args(const at::Tensor& heatmaps, c10::string_view method) {
+  check_heatmap(heatmaps, "decode_heatmaps", "heatmaps");
+  TORCH_CHECK(heatmaps.size(2) > 0 && heatmaps.size(3) > 0,
+              "decode_heatmaps: heatmaps must have H, W > 0, got shape ", heatmaps.sizes());
+  if (method == "quarter") return DecodeMethod::Quarter;
+  if (method == "dark") return DecodeMethod::Dark;
+  TORCH_CHECK(false, "decode_heatmaps: method must be 'dark' or 'quarter', got '",
+              std::string(method), "'");
 }
 
 }  // namespace awing

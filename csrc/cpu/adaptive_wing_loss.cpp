@@ -12,11 +12,9 @@
 #include <limits>
 #include <vector>
 
-// vec_math.h first: the shared templates must see the Vectorized overloads at their definition.
+#include "awing/adaptive_wing_loss.h"
+#include "awing/dilation.h"
 #include "vec_math.h"
-#include "awing/adaptive_wing.h"
-#include "awing/checks.h"
-#include "dilation_cpu.h"
 
 namespace awing {
 namespace cpu {
@@ -153,7 +151,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cpu(
     const std::optional<at::Tensor>& weight_map, double omega, double theta, double epsilon,
     double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
-  const Reduction red = check_adaptive_wing_args(pred, target, target_weight, weight_map, omega,
+  const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weight_map, omega,
                                                  theta, epsilon, kernel_size, reduction);
   TORCH_CHECK(pred.device().is_cpu(), "adaptive_wing_loss: pred must be a CPU tensor here");
   std::tuple<at::Tensor, at::Tensor> result;

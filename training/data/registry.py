@@ -4,7 +4,7 @@ and augmentation pipeline and a per-(seed, epoch, index) random generator.
 =========  ===========================  ======  ===================================================
 name       loader                       scheme  splits
 =========  ===========================  ======  ===================================================
-synthetic  data/synthetic.py             "68"   train, val, test (procedural, ``num_samples`` each)
+synthetic  synthetic.py                  "68"   train, val, test (procedural, ``num_samples`` each)
 300w       data/ibug300w.py              "68"   train (3148), test = full (689: common 554 +
                                                 challenging 135), common, challenging, private
                                                 (600), val, train-val
@@ -28,13 +28,13 @@ import torch
 
 from awing_ext.schemes import get_scheme
 
-from .data.cofw import COFW
-from .data.folder import FolderDataset
-from .data.ibug300w import IBUG300W
-from .data.io import DataError
-from .data.synthetic import SyntheticFaces
-from .data.transforms import AugmentConfig, CropAndAugment
-from .data.wflw import WFLW
+from .cofw import COFW
+from .folder import FolderDataset
+from .ibug300w import IBUG300W
+from .io import DataError
+from .synthetic import SyntheticFaces
+from .transforms import AugmentConfig, CropAndAugment
+from .wflw import WFLW
 
 DATASETS = ("synthetic", "300w", "wflw", "cofw", "folder")
 REAL_DATASETS = {"300w": IBUG300W, "wflw": WFLW, "cofw": COFW, "folder": FolderDataset}

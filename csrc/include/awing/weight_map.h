@@ -1,0 +1,18 @@
+// weight_map: the loss-map mask M = dilate_k(target) > threshold of the Adaptive Wing loss, and
+// the validation of its arguments (host only). The dilation itself is awing/dilation.h, which
+// the fused loss uses too.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "awing/checks.h"
+#include "awing/dilation.h"
+
+namespace awing {
+
+inline void check_weight_map_args(const at::Tensor& target, int64_t kernel_size) {
+  check_heatmap(target, "weight_map", "target");
+  check_kernel_size(kernel_size, "weight_map");
+}
+
+}  // namespace awing
