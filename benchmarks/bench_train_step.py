@@ -26,8 +26,9 @@ import torch
 import awing_ext
 from training.data.transforms import AugmentConfig
 from training.data.registry import build_dataset
-from training.engine import TargetSpec, make_targets, normalise_images
+from training.codec import HeatmapCodec
 from training.models import build_model
+from training.models.inputs import normalise_images
 
 from .common import add_common_arguments, environment, format_environment, markdown_table, resolve_devices, time_ms, write_json
 
@@ -43,7 +44,7 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int,
     cfg = model.config
     dataset, scheme = build_dataset("synthetic", "train", input_size=cfg.input_size, num_samples=batch_size,
                                     augment=AugmentConfig())
-    spec = TargetSpec(cfg.input_size, cfg.input_size // 4, 1.0, scheme if cfg.boundary else None)
+    codec = HeatmapCodec.for_model(cfg, scheme)
     criterion = awing_ext.AdaptiveWingLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
@@ -53,7 +54,7 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int,
     batch = make_batch()
     images = normalise_images(batch["image"].to(device))
     landmarks, visible = batch["landmarks"].to(device), batch["visible"].to(device)
-    target, weight = make_targets(landmarks, visible, spec)
+    target, weight = codec.encode(landmarks, visible)
     state = {}
 
     scaler = torch.amp.GradScaler(device, enabled=amp_dtype == torch.float16)
@@ -77,7 +78,7 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int,
 
     timings = {
         "data": time_ms(make_batch, "cpu", repeat=max(3, repeat // 4), warmup=1),
-        "targets": time_ms(lambda: make_targets(landmarks, visible, spec), device, repeat=repeat, warmup=warmup),
+        "targets": time_ms(lambda: codec.encode(landmarks, visible), device, repeat=repeat, warmup=warmup),
         "forward": time_ms(forward, device, repeat=repeat, warmup=warmup),
         "loss": time_ms(loss, device, repeat=repeat, warmup=warmup, setup=forward),
         "backward": time_ms(backward, device, repeat=repeat, warmup=warmup, setup=fresh_loss),

@@ -49,17 +49,17 @@ def test_target_ops_on_a_second_device():
 def test_training_targets_and_loss_do_not_sync_the_host():
     """After a warm-up call (which copies the boundary span table once), building the targets of
     a training step and its loss forward/backward never wait for the GPU."""
-    from training.engine import TargetSpec, make_targets
-    spec = TargetSpec(256, 64, 1.0, "68")
+    from training.codec import HeatmapCodec
+    codec = HeatmapCodec(256, 64, 1.0, "68")
     lm = (faces(8, seed=9, size=256)).float().cuda()
     visible = torch.rand(8, 68, device="cuda") > 0.1
     pred = torch.rand(8, 69, 64, 64, device="cuda", requires_grad=True)
-    target, weight = make_targets(lm, visible, spec)
+    target, weight = codec.encode(lm, visible)
     awing_ext.adaptive_wing_loss(pred, target, weight).backward()
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        target, weight = make_targets(lm, visible, spec)
+        target, weight = codec.encode(lm, visible)
         awing_ext.render_boundaries(lm / 4, "68", 64, per_curve=True)
         awing_ext.weight_map(target)
         awing_ext.adaptive_wing_loss(pred, target, weight).backward()

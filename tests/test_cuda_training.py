@@ -4,8 +4,9 @@ import torch
 
 import awing_ext
 from cuda_parity import requires_cuda
-from training.engine import TargetSpec, make_targets, normalise_images
+from training.codec import HeatmapCodec
 from training.models import build_model
+from training.models.inputs import normalise_images
 
 pytestmark = requires_cuda
 
@@ -14,7 +15,7 @@ def test_training_step_has_no_host_sync():
     torch.manual_seed(0)
     model = build_model("tiny").cuda()
     size = model.config.input_size
-    spec = TargetSpec(size, size // 4, 1.0, "68")
+    codec = HeatmapCodec(size, size // 4, 1.0, "68")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     criterion = awing_ext.AdaptiveWingLoss()
     images_u8 = torch.randint(0, 255, (4, 3, size, size), dtype=torch.uint8, device="cuda")
@@ -23,7 +24,7 @@ def test_training_step_has_no_host_sync():
 
     def step():
         images = normalise_images(images_u8)
-        target, weight = make_targets(landmarks, visible, spec)
+        target, weight = codec.encode(landmarks, visible)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             outputs = model(images)
         loss = sum(criterion(out.float(), target, weight) for out in outputs)

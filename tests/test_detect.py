@@ -16,7 +16,7 @@ import awing_ext
 from training import detect
 from training.checkpoint import save_checkpoint
 from training.data.synthetic import render_synthetic_face
-from training.engine import crop_to_heatmap
+from training.codec import HeatmapCodec
 from training.models import build_model
 
 SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
@@ -103,7 +103,7 @@ def test_geometry_round_trip():
             grid = torch.arange(s, dtype=torch.float32)
             pts = torch.stack([(w.sum(1) * grid).sum(1), (w.sum(2) * grid).sum(1)], -1) / w.sum((1, 2))[:, None]
             pts = pts[:, None]
-            heat = awing_ext.render_heatmaps(crop_to_heatmap(pts, s, hm), hm, 1.0)
+            heat = awing_ext.render_heatmaps(HeatmapCodec(s, hm).crop_to_heatmap(pts), hm, 1.0)
             return [heat.expand(-1, self.config.num_landmarks + 1, -1, -1)]
 
     image = np.zeros((300, 400, 3), np.uint8)

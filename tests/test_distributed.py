@@ -31,7 +31,7 @@ def _worker(rank, world_size, port, out_dir):
     trainer = train.Trainer(train.parse_args(ARGS + ["--out", out_dir, "--device", "cpu"]))
     assert trainer.dist.world_size == world_size and isinstance(
         trainer.net, torch.nn.parallel.DistributedDataParallel)
-    batches = trainer._epoch_batches(0)
+    batches = trainer.epoch_batches(0)
     losses = [trainer.train_step(_collate(trainer.train_set, batches[0]))]
     first_grads = torch.cat([p.grad.flatten() for p in trainer.model.parameters()])  # DDP-averaged
     losses += [trainer.train_step(_collate(trainer.train_set, batches[s])) for s in range(1, STEPS)]
@@ -56,7 +56,7 @@ def test_two_gloo_processes_match_single_process(tmp_path):
     # normalised update turns float rounding in near-zero gradients into +-lr differences.)
     # One thread, as in the workers: the boundary-coordinate mask (stack 2's input) is a hard
     # threshold, so a last-bit difference between thread counts can flip a pixel of it.
-    from training.engine import make_targets, normalise_images
+    from training.models.inputs import normalise_images
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     ref = train.Trainer(train.parse_args(ARGS + ["--out", str(tmp_path / "single"), "--device", "cpu"]))
@@ -64,7 +64,7 @@ def test_two_gloo_processes_match_single_process(tmp_path):
     total = 0.0
     for r in range(2):
         batch = _collate(ref.train_set, ranks[r]["batches"][0])
-        target, weight = make_targets(batch["landmarks"], batch["visible"], ref.targets)
+        target, weight = ref.codec.encode(batch["landmarks"], batch["visible"])
         loss = sum(ref.criterion(o, target, weight) for o in ref.model(normalise_images(batch["image"])))
         (loss / 2).backward()
         total += loss.item() / 2
@@ -75,18 +75,21 @@ def test_two_gloo_processes_match_single_process(tmp_path):
     assert ranks[0]["losses"][-1] < ranks[0]["losses"][0]
 
 
-def test_torchrun_command_line(tmp_path):
-    """The documented command: torchrun --nproc_per_node=2 -m training.train ... (gloo on CPU)."""
+@pytest.mark.parametrize("processes", [2, 1])
+def test_torchrun_command_line(tmp_path, processes):
+    """The documented command: torchrun --nproc_per_node=N -m training.train ... (gloo on CPU).
+    One process under torchrun still trains through the process group and DDP (what the GPU
+    check's one-process NCCL run relies on)."""
     import subprocess
     import sys
     from pathlib import Path
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
            "-m", "training.train", *ARGS, "--epochs", "1", "--device", "cpu", "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "2 processes" in proc.stderr and "| model" in proc.stdout
+    assert f"{processes} processes" in proc.stderr and "| model" in proc.stdout
     assert (out / "best.pt").exists() and (out / "results.json").exists()
     import json
-    assert json.loads((out / "config.json").read_text())["world_size"] == 2
+    assert json.loads((out / "config.json").read_text())["world_size"] == processes

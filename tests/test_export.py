@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from training import export
-from training.checkpoint import load_checkpoint, save_checkpoint
-from training.evaluate import load_model
+from training.checkpoint import load_checkpoint, load_model, save_checkpoint
 from training.models import build_model
 
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None

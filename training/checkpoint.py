@@ -11,6 +11,8 @@ from typing import Union
 
 import torch
 
+from .models import FANConfig, build_model
+
 PathLike = Union[str, Path]
 
 
@@ -44,3 +46,10 @@ def load_checkpoint(path: PathLike, map_location="cpu") -> dict:
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise RuntimeError(f"checkpoint {path} is not an awing checkpoint (no model/config entries)")
     return state
+
+
+def load_model(checkpoint: dict, device: torch.device) -> torch.nn.Module:
+    """The model a checkpoint (load_checkpoint's dict) describes, with its weights, in eval mode."""
+    model = build_model(FANConfig(**checkpoint["model_config"]))
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval()

@@ -8,7 +8,7 @@ Steps, per face:
   2. the box -> the square crop the model was trained on (see below), ``crop_matrix`` ->
      one ``cv2.warpAffine`` to the model's S x S input;
   3. the model -> the last stack's heatmaps -> ``awing_ext.decode_heatmaps(..., "dark")`` ->
-     crop pixels (``engine.heatmap_to_crop``) -> image pixels (the inverse affine).
+     crop pixels (``HeatmapCodec.heatmap_to_crop``) -> image pixels (the inverse affine).
 
 The result is printed to stdout as JSON:
     {"image": IMAGE, "faces": [{"box": [x, y, w, h], "crop": [cx, cy, side],
@@ -49,13 +49,12 @@ import cv2
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_model
+from .codec import HeatmapCodec
 from .data.io import load_image_rgb
 from .data.transforms import apply_affine, crop_matrix
-from .engine import normalise_images
-from .evaluate import load_model
-
-import awing_ext
+from .models.inputs import normalise_images
+from .runtime import resolve_device
 
 __all__ = ["HAAR_FILE", "HAAR_SHIFT", "HAAR_SIDE", "CROP_SCALE", "DetectorUnavailable", "parse_box",
            "load_image", "find_checkpoint", "haar_cascade", "detect_faces", "box_to_crop",
@@ -171,10 +170,9 @@ def predict_faces(model: torch.nn.Module, image_rgb: np.ndarray, crops: Sequence
     mats = [crop_matrix(cx, cy, side, s) for cx, cy, side in crops]
     batch = np.stack([cv2.warpAffine(image_rgb, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                      borderValue=(0, 0, 0)).transpose(2, 0, 1) for m in mats])
-    heat = model(normalise_images(torch.from_numpy(batch).to(device)))[-1][:, :k].float()
-    coords, scores = awing_ext.decode_heatmaps(heat, "dark")
-    h = heat.shape[-1]
-    coords = ((coords + 0.5) * (s / h) - 0.5).cpu().numpy().astype(np.float64)   # engine.heatmap_to_crop
+    codec = HeatmapCodec(s, s // 4, boundary_scheme=None)
+    coords, scores = codec.decode(model(normalise_images(torch.from_numpy(batch).to(device)))[-1], k)
+    coords = coords.cpu().numpy().astype(np.float64)
     points = np.stack([apply_affine(c, cv2.invertAffineTransform(m)) for c, m in zip(coords, mats)])
     return points, scores.cpu().numpy()
 
@@ -225,8 +223,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto"
-                              else args.device)
+        device = resolve_device(args.device)
         ckpt_path = find_checkpoint(args.checkpoint)
         image = load_image(args.image)
         if args.box is not None:

@@ -13,16 +13,21 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .runtime import resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    launched: bool = False  # started by torchrun (which sets WORLD_SIZE), even as one process
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        """A process group and DDP: under torchrun (one process too: the NCCL/gloo path then
+        runs as in a multi-GPU job), or whenever there is more than one process."""
+        return self.launched or self.world_size > 1
 
     @property
     def is_main(self) -> bool:
@@ -36,14 +41,13 @@ def init_distributed(device: str) -> tuple:
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    launched = "WORLD_SIZE" in os.environ
+    dev = resolve_device(device)
     if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", local_rank if world_size > 1 else torch.cuda.current_device())
+        dev = torch.device("cuda", local_rank if launched else torch.cuda.current_device())
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-    info = DistInfo(rank, world_size, local_rank)
+    info = DistInfo(rank, world_size, local_rank, launched)
     if info.enabled and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", device_id=dev if dev.type == "cuda" else None)
     return info, dev

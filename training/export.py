@@ -4,14 +4,14 @@
 
 The exported graph (``HeatmapModel``):
   input  "images":   float32 (N, 3, S, S), RGB, normalised as in training
-                     (engine.normalise_images): (pixel / 255 - 0.5) / 0.25; N is dynamic;
+                     (models.inputs.normalise_images): (pixel / 255 - 0.5) / 0.25; N is dynamic;
   output "heatmaps": float32 (N, K + 1, S/4, S/4), the last stack's raw heatmaps: channels
                      0..K-1 the landmarks (scheme order), channel K the boundary heatmap (absent
                      for a model trained without it).
 S, K and the rest come from the checkpoint's "model_config". Decoding stays outside the graph:
 awing_ext's decode_heatmaps is a custom op (no ONNX or mobile kernel); decode with it (or any
 argmax + sub-pixel refinement), then map heatmap pixels to crop pixels with
-``x_crop = (x_hm + 0.5) * S / (S/4) - 0.5`` (engine.heatmap_to_crop) and on to the image with
+``x_crop = (x_hm + 0.5) * S / (S/4) - 0.5`` (HeatmapCodec.heatmap_to_crop) and on to the image with
 the inverse of the crop's affine matrix (training.detect does all of it).
 
 Outputs: --out (default: model.pt / model.onnx beside the checkpoint; model.ptl with --mobile),
@@ -41,9 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import load_checkpoint
-from .engine import _IMAGE_MEAN, _IMAGE_STD
-from .evaluate import load_model
+from .checkpoint import load_checkpoint, load_model
+from .models.inputs import IMAGE_MEAN, IMAGE_STD
 
 __all__ = ["HeatmapModel", "export_torchscript", "export_onnx", "verify", "sidecar", "main", "ExportMismatch"]
 
@@ -183,7 +182,7 @@ def sidecar(model: HeatmapModel, fmt: str, checkpoint: str, verification: dict, 
         "checkpoint": str(checkpoint),
         "model_config": dict(vars(cfg)),
         "input": {"name": "images", "shape": ["N", 3, s, s], "dtype": "float32", "channels": "RGB",
-                  "normalisation": {"scale": 1 / 255, "mean": _IMAGE_MEAN, "std": _IMAGE_STD,
+                  "normalisation": {"scale": 1 / 255, "mean": IMAGE_MEAN, "std": IMAGE_STD,
                                     "formula": "(pixel / 255 - mean) / std"}},
         "output": {"name": "heatmaps", "shape": ["N", cfg.num_outputs, h, h], "dtype": "float32",
                    "channels": channels, "stack": "last of %d" % cfg.num_stacks,

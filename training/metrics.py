@@ -44,6 +44,8 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from awing_ext.schemes import SCHEMES
+
 __all__ = [
     "NORMALISERS",
     "normaliser_values",
@@ -58,18 +60,12 @@ __all__ = [
 ]
 
 # name -> {number of points K -> (left indices, right indices)}; the normaliser is the distance
-# between the centroids of the two index groups. "box" is special: it works for any K.
+# between the centroids of the two index groups. The landmark schemes (awing_ext/schemes.py) are
+# the single source of the pairs; "box" is special: it works for any K.
 NORMALISERS: Dict[str, Optional[Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]]]] = {
-    "inter_ocular": {
-        68: ((36,), (45,)),
-        98: ((60,), (72,)),
-        29: ((16,), (17,)),  # COFW: the pupils, i.e. inter-pupil (the COFW paper's convention)
-    },
-    "inter_pupil": {
-        68: (tuple(range(36, 42)), tuple(range(42, 48))),
-        98: ((96,), (97,)),
-        29: ((16,), (17,)),
-    },
+    # COFW's is the pupils, i.e. inter-pupil (the COFW paper's convention)
+    "inter_ocular": {s.num_points: ((s.normalizer[0],), (s.normalizer[1],)) for s in SCHEMES.values()},
+    "inter_pupil": {s.num_points: s.pupils for s in SCHEMES.values()},
     "box": None,  # sqrt(w * h) of the ground-truth landmarks' bounding box, any K
 }
 

@@ -1,4 +1,4 @@
-"""Process-level settings for training and benchmarks on the CPU.
+"""Process-level settings of the entry points: the --device option, and memory reuse on the CPU.
 
 glibc hands large freed blocks back to the kernel (mmap threshold, heap trimming) and then
 faults fresh pages in on the next allocation of the same size. A training step frees and
@@ -10,6 +10,8 @@ the CUDA caching allocator does on the GPU. It is a no-op outside glibc.
 import ctypes
 import ctypes.util
 import sys
+
+import torch
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -32,3 +34,10 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _applied = bool(mallopt(_M_MMAP_THRESHOLD, _ONE_GIB)) and bool(mallopt(_M_TRIM_THRESHOLD, _ONE_GIB))
     return _applied
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """A --device option as a torch.device: "auto" is CUDA when present, else the CPU."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)

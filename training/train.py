@@ -21,22 +21,25 @@ import json
 import math
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 import awing_ext
 from awing_ext.schemes import get_scheme
 
-from . import metrics, visualize
-from .checkpoint import load_checkpoint, save_checkpoint
+from . import metrics
+from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from .codec import HeatmapCodec
+from .data.registry import DATASETS, build_dataset
 from .data.transforms import AugmentConfig
-from .data.registry import DATASETS, build_dataset, subsets_of
 from .distributed import all_reduce_sum, init_distributed, shutdown
-from .engine import TargetSpec, evaluation_report, format_report, make_targets, normalise_images, run_evaluation
+from .evaluation import evaluate_split, format_report, run_evaluation, train_crop_landmarks
 from .models import PRESETS, build_model
+from .models.inputs import normalise_images
 from .runtime import keep_freed_memory
 
 
@@ -102,82 +105,102 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+@dataclass
+class Progress:
+    """Where a run is: what a checkpoint restores besides the weights and optimiser states."""
+    epoch: int = 0          # completed epochs
+    step: int = 0           # optimiser steps so far
+    step_in_epoch: int = 0  # steps done in the current epoch (a resumed epoch skips them)
+    best_nme: float = math.inf
+
+
 class Trainer:
-    """Owns the model, optimiser, data and run folder of one training run."""
+    """One training run, built in order: setup (device, processes, AMP, run folder), data, model
+    and optimiser. fit() is the loop; checkpoint() the one dict a checkpoint holds."""
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
+        # -- setup: resolved once
         self.dist, self.device = init_distributed(args.device)
         amp = args.amp if args.amp != "auto" else ("bf16" if self.device.type == "cuda" else "none")
         self.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
         self.out = Path(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-
         torch.manual_seed(args.seed)
-        overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
-                     if v is not None}
-        input_size = PRESETS[args.preset].input_size
+
+        # -- data
+        self.input_size = PRESETS[args.preset].input_size
         augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
                                                              occlusion=args.occlusion)
-        common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
+        common = dict(input_size=self.input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
                       skip_bad=args.skip_bad, crop=args.crop)
         train_split = args.train_split or ("train" if args.dataset == "synthetic" else "train-val")
-        self.train_set, scheme = build_dataset(args.dataset, train_split, num_samples=args.train_samples,
-                                               augment=augment, **common)
+        self.train_set, self.scheme = build_dataset(args.dataset, train_split, num_samples=args.train_samples,
+                                                    augment=augment, **common)
         self.val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
         self.test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
 
-        self.model = build_model(args.preset, num_landmarks=get_scheme(scheme).num_points, **overrides)
-        self.model = self.model.to(self.device)
+        # -- model (self.model: the module, for state and evaluation; self.net: what training calls)
+        overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
+                     if v is not None}
+        self.model = build_model(args.preset, num_landmarks=get_scheme(self.scheme).num_points,
+                                 **overrides).to(self.device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        # self.model is the plain module (state, evaluation); self.net what training calls (DDP when distributed)
         self.net = self.model
         if self.dist.enabled:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        cfg = self.model.config
-        self.num_landmarks, self.input_size = cfg.num_landmarks, cfg.input_size
-        heatmap_size = cfg.input_size // 4
-        self.targets = TargetSpec(cfg.input_size, heatmap_size, args.sigma,
-                                  boundary_scheme=scheme if cfg.boundary else None)
+        self.codec = HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma)
         self.criterion = awing_ext.AdaptiveWingLoss()
 
-        params = self.model.parameters()
-        if args.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(params, lr=args.lr, weight_decay=args.weight_decay)
-        else:
-            self.optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+        # -- optimiser
+        optimizer = torch.optim.RMSprop if args.optimizer == "rmsprop" else torch.optim.AdamW
+        self.optimizer = optimizer(self.model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, args.lr_milestones, args.lr_gamma)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.epoch, self.step, self.step_in_epoch, self.best_nme = 0, 0, 0, math.inf
-        self.writer = self._tensorboard() if self.dist.is_main else None
+        self.progress = Progress()
 
-    # ------------------------------------------------------------------ state
-    def state(self) -> dict:
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> dict:
+        """Everything a run needs to continue bit for bit: the one checkpoint dict."""
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "epoch": self.epoch, "step": self.step, "step_in_epoch": self.step_in_epoch,
-                "best_nme": self.best_nme, "rng": rng, "config": vars(self.args),
+                **asdict(self.progress), "rng": rng, "config": vars(self.args),
                 "model_config": dict(vars(self.model.config)), "awing_version": awing_ext.__version__}
 
-    def load_state(self, state: dict) -> None:
+    def restore(self, state: dict) -> None:
+        """The inverse of checkpoint()."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.step = state["epoch"], state["step"]
-        self.step_in_epoch, self.best_nme = state["step_in_epoch"], state["best_nme"]
+        self.progress = Progress(**{k: state[k] for k in asdict(Progress())})
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
+    def resume(self, spec: Optional[str]) -> None:
+        """--resume: a checkpoint path, or "auto" for the run folder's last.pt when it exists."""
+        if not spec:
+            return
+        path = self.out / "last.pt" if spec == "auto" else Path(spec)
+        if spec == "auto" and not path.exists():
+            return
+        self.restore(load_checkpoint(path, map_location=self.device))
+        if self.dist.is_main:
+            print(f"resumed from {path} at epoch {self.progress.epoch}, step {self.progress.step}", file=sys.stderr)
+
+    def save(self, name: str) -> None:
+        if self.dist.is_main:  # replicas hold identical weights: one writer
+            save_checkpoint(self.checkpoint(), self.out / name)
+
     # ------------------------------------------------------------------ data
-    def _epoch_batches(self, epoch: int) -> list:
+    def epoch_batches(self, epoch: int) -> list:
         """This process's batches of `epoch`: a DistributedSampler shard (the whole set when
         single-process) of a (seed, epoch) permutation; every process gets the same count."""
         sampler = torch.utils.data.DistributedSampler(self.train_set, num_replicas=self.dist.world_size,
@@ -187,25 +210,25 @@ class Trainer:
         order, bs = list(sampler), self.args.batch_size
         return [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]  # drop the last partial batch
 
-    def _loader(self, dataset, batch_sampler=None, batch_size=None):
+    def loader(self, dataset, batch_sampler=None, batch_size=None):
         batching = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
         return torch.utils.data.DataLoader(dataset, **batching, num_workers=self.args.workers,
                                            pin_memory=self.device.type == "cuda")
 
-    # ------------------------------------------------------------------ steps
+    # ------------------------------------------------------------------ one step, one validation
     def train_step(self, batch: dict) -> float:
         images = normalise_images(batch["image"].to(self.device, non_blocking=True), self.args.channels_last)
         landmarks = batch["landmarks"].to(self.device, non_blocking=True)
         visible = batch["visible"].to(self.device, non_blocking=True)
-        target, weight = make_targets(landmarks, visible, self.targets)
+        target, weight = self.codec.encode(landmarks, visible)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             outputs = self.net(images)
         loss = sum(self.criterion(out.float(), target, weight) for out in outputs)
         # the mean over processes: what is logged, and what every process decides NaN-stops on
         value = all_reduce_sum(loss.detach().reshape(1), self.dist).item() / self.dist.world_size
         if not math.isfinite(value):
-            raise NonFiniteLoss(f"non-finite loss {value} at epoch {self.epoch} step {self.step}: stopping "
-                                f"without writing a checkpoint (last good one: {self.out / 'last.pt'}). "
+            raise NonFiniteLoss(f"non-finite loss {value} at epoch {self.progress.epoch} step {self.progress.step}: "
+                                f"stopping without writing a checkpoint (last good one: {self.out / 'last.pt'}). "
                                 "Try a lower --lr or --amp none.")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -216,117 +239,123 @@ class Trainer:
     def validate(self) -> float:
         """Mean validation NME; each process evaluates every world_size-th image, then the sums meet."""
         shard = torch.utils.data.Subset(self.val_set, range(self.dist.rank, len(self.val_set), self.dist.world_size))
-        result = run_evaluation(self.model, self._loader(shard, batch_size=self.args.batch_size),
-                                self.device, self.num_landmarks, self.input_size, self.args.channels_last,
-                                keep_images=0)
+        result = run_evaluation(self.model, self.loader(shard, batch_size=self.args.batch_size), self.device,
+                                self.codec, self.args.channels_last, keep_images=0)
         nmes = metrics.nme(result["pred"], result["gt"])
         total = all_reduce_sum(torch.tensor([nmes.sum(), len(nmes)], dtype=torch.float64, device=self.device),
                                self.dist)
         return float(total[0] / total[1])
 
-    # ------------------------------------------------------------------ loop
+    # ------------------------------------------------------------------ the loop
+    def finished(self) -> bool:
+        """The one stop condition: every epoch done, or --max-steps reached."""
+        max_steps = self.args.max_steps
+        return self.progress.epoch >= self.args.epochs or (max_steps is not None and self.progress.step >= max_steps)
+
     def fit(self) -> None:
-        args = self.args
+        """Trains until finished(): steps, logs, periodic last.pt; at each epoch end the LR step,
+        validation, last.pt and (when validation improved) best.pt. A run stopped inside an epoch
+        (--max-steps) writes last.pt, from which --resume continues that epoch."""
+        args, p = self.args, self.progress
+        log = Log(self.out, self.dist.is_main)
         if self.dist.is_main:
             (self.out / "config.json").write_text(json.dumps({**vars(args), "world_size": self.dist.world_size},
                                                              indent=2))
-        total_steps = args.epochs * len(self._epoch_batches(0))
-        log = open(self.out / "metrics.jsonl", "a") if self.dist.is_main else None
+        steps_per_epoch = len(self.epoch_batches(0))
+        bar = None
         try:
-            while self.epoch < args.epochs:
-                if args.max_steps is not None and self.step >= args.max_steps:
-                    break
-                self.train_set.set_epoch(self.epoch)
-                batches = self._epoch_batches(self.epoch)[self.step_in_epoch:]
-                bar = tqdm(self._loader(self.train_set, batch_sampler=batches), total=len(batches),
-                           desc=f"epoch {self.epoch + 1}/{args.epochs}", leave=False,
-                           disable=args.no_progress or not self.dist.is_main,
-                           unit="batch", dynamic_ncols=True)
-                t0, seen = time.perf_counter(), 0
-                for batch in bar:
+            while not self.finished():
+                if bar is None:  # a new (or resumed) epoch: its sampler, its loader, its progress bar
+                    self.train_set.set_epoch(p.epoch)
+                    batches = self.epoch_batches(p.epoch)[p.step_in_epoch:]
+                    bar = tqdm(self.loader(self.train_set, batch_sampler=batches), total=len(batches),
+                               desc=f"epoch {p.epoch + 1}/{args.epochs}", leave=False, unit="batch",
+                               disable=args.no_progress or not self.dist.is_main, dynamic_ncols=True)
+                    batch_iter, t0, seen = iter(bar), time.perf_counter(), 0
+                batch = next(batch_iter, None)
+                if batch is not None:
                     loss = self.train_step(batch)
-                    self.step += 1
-                    self.step_in_epoch += 1
+                    p.step += 1
+                    p.step_in_epoch += 1
                     seen += len(batch["index"])
-                    bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}",
-                                    step=f"{self.step}/{total_steps}")
-                    if self.step % args.log_every == 0:
-                        self._log(log, {"epoch": self.epoch, "step": self.step, "loss": loss,
-                                        "lr": self.optimizer.param_groups[0]["lr"],
-                                        "images_per_s": seen / (time.perf_counter() - t0)})
-                    if self.step % args.checkpoint_every == 0:
-                        self._save("last.pt")
-                    if args.max_steps is not None and self.step >= args.max_steps:
-                        break
+                    rate = seen / (time.perf_counter() - t0)
+                    bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}",
+                                    step=f"{p.step}/{args.epochs * steps_per_epoch}")
+                    if p.step % args.log_every == 0:
+                        log.write({"epoch": p.epoch, "step": p.step, "loss": loss,
+                                   "lr": self.optimizer.param_groups[0]["lr"], "images_per_s": rate})
+                    if p.step % args.checkpoint_every == 0:
+                        self.save("last.pt")
+                if p.step_in_epoch >= steps_per_epoch:  # the epoch is complete
+                    bar.close()
+                    bar = None
+                    self.end_epoch(log)
+            if bar is not None:  # stopped inside an epoch
                 bar.close()
-                if self.step_in_epoch < len(self._epoch_batches(self.epoch)):
-                    self._save("last.pt")  # stopped by --max-steps
-                    break
-                self.epoch += 1
-                self.step_in_epoch = 0
-                self.scheduler.step()
-                val_nme = self.validate()
-                improved = val_nme < self.best_nme
-                self.best_nme = min(self.best_nme, val_nme)
-                self._log(log, {"epoch": self.epoch, "step": self.step, "val_nme": val_nme})
-                self._save("last.pt")
-                if improved:
-                    self._save("best.pt")
-                if self.dist.is_main:
-                    tqdm.write(f"epoch {self.epoch}/{args.epochs}: val NME {100 * val_nme:.2f}% "
-                               f"(best {100 * self.best_nme:.2f}%)", file=sys.stderr)
+                self.save("last.pt")
         finally:
-            if log is not None:
-                log.close()
+            log.close()
 
-    def _save(self, name: str) -> None:
-        if self.dist.is_main:  # replicas hold identical weights: one writer
-            save_checkpoint(self.state(), self.out / name)
+    def end_epoch(self, log: "Log") -> None:
+        p = self.progress
+        p.epoch += 1
+        p.step_in_epoch = 0
+        self.scheduler.step()
+        val_nme = self.validate()
+        improved = val_nme < p.best_nme
+        p.best_nme = min(p.best_nme, val_nme)
+        log.write({"epoch": p.epoch, "step": p.step, "val_nme": val_nme})
+        self.save("last.pt")
+        if improved:
+            self.save("best.pt")
+        if self.dist.is_main:
+            tqdm.write(f"epoch {p.epoch}/{self.args.epochs}: val NME {100 * val_nme:.2f}% "
+                       f"(best {100 * p.best_nme:.2f}%)", file=sys.stderr)
 
-    def _log(self, log, record: dict) -> None:
-        if log is None:
+    # ------------------------------------------------------------------ final test
+    def test(self) -> dict:
+        """best.pt (or the current weights) on the test split: the evaluation
+        `python -m training.evaluate` runs, written as results.json, ced.png, predictions.png."""
+        args = self.args
+        best = self.out / "best.pt"
+        model = load_model(load_checkpoint(best, map_location=self.device), self.device) if best.exists() else self.model
+        baseline = train_crop_landmarks(args.dataset, self.input_size, seed=args.seed, data_root=args.data_root,
+                                        samples=args.train_samples, limit=args.limit, skip_bad=args.skip_bad,
+                                        crop=args.crop, workers=args.workers)
+        return evaluate_split(model, self.codec, self.test_set, baseline, device=self.device, out=self.out, suffix="",
+                              title=f"CED on the {args.dataset} test split", batch_size=args.batch_size,
+                              workers=args.workers, channels_last=args.channels_last, extra={"split": "test"})
+
+
+class Log:
+    """metrics.jsonl (and TensorBoard events when tensorboard is installed), main process only."""
+
+    def __init__(self, out: Path, enabled: bool):
+        self.file = open(out / "metrics.jsonl", "a") if enabled else None
+        self.writer = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.writer = SummaryWriter(str(out / "tensorboard"))
+            except ImportError:
+                pass
+
+    def write(self, record: dict) -> None:
+        if self.file is None:
             return
         record = {**record, "time": time.time()}
-        log.write(json.dumps(record) + "\n")
-        log.flush()
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
         if self.writer is not None:
             for key, value in record.items():
                 if key not in ("epoch", "step", "time"):
                     self.writer.add_scalar(key, value, record["step"])
 
-    def _tensorboard(self):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            return None
-        return SummaryWriter(str(self.out / "tensorboard"))
-
-    # ------------------------------------------------------------------ final test
-    def test(self) -> dict:
-        """Evaluates best.pt on the test split beside the mean-shape baseline; writes the report."""
-        best = self.out / "best.pt"
-        if best.exists():
-            self.model.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
-        loader = self._loader(self.test_set, batch_size=self.args.batch_size)
-        result = run_evaluation(self.model, loader, self.device, self.num_landmarks, self.input_size,
-                                self.args.channels_last)
-        baseline = metrics.MeanShapeBaseline().fit(self._train_crop_landmarks())
-        report, curves = evaluation_report(result, subsets_of(self.test_set), baseline.mean_shape_)
-        report = {"split": "test", **report}
-        (self.out / "results.json").write_text(json.dumps(report, indent=2))
-        visualize.plot_ced(curves, self.out / "ced.png", title=f"CED on the {self.args.dataset} test split")
-        visualize.prediction_grid(result["images"], result["pred"][:len(result["images"])],
-                                  result["gt"][:len(result["images"])], self.out / "predictions.png")
-        return report
-
-    def _train_crop_landmarks(self) -> np.ndarray:
-        """The training set's landmarks in the crop without augmentation (the baseline's data)."""
-        cap = min(self.args.train_samples, 1000)  # synthetic: faces; real datasets: the first images
-        plain, _ = build_dataset(self.args.dataset, "train", input_size=self.input_size, num_samples=cap,
-                                 limit=min(cap, self.args.limit or cap), seed=self.args.seed,
-                                 data_root=self.args.data_root, skip_bad=self.args.skip_bad, crop=self.args.crop)
-        loader = self._loader(plain, batch_size=64)
-        return np.concatenate([b["landmarks"].numpy() for b in loader])
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def main(argv=None) -> dict:
@@ -335,12 +364,7 @@ def main(argv=None) -> dict:
     trainer = Trainer(args)
     main_process = trainer.dist.is_main
     try:
-        if args.resume:
-            path = Path(args.resume) if args.resume != "auto" else trainer.out / "last.pt"
-            if path.exists() or args.resume != "auto":
-                trainer.load_state(load_checkpoint(path, map_location=trainer.device))
-                if main_process:
-                    print(f"resumed from {path} at epoch {trainer.epoch}, step {trainer.step}", file=sys.stderr)
+        trainer.resume(args.resume)
         if main_process:
             print(f"awing: training {args.preset} on {args.dataset} ({trainer.device}"
                   f"{f', {trainer.dist.world_size} processes' if trainer.dist.enabled else ''}); "
@@ -350,9 +374,10 @@ def main(argv=None) -> dict:
             trainer.fit()
         except NonFiniteLoss as exc:
             raise SystemExit(f"error: {exc}")
-        if args.max_steps is not None and trainer.epoch < args.epochs:
+        if trainer.progress.epoch < args.epochs:  # --max-steps
             if main_process:
-                print(f"stopped at step {trainer.step} (--max-steps); resume with --resume {trainer.out / 'last.pt'}")
+                print(f"stopped at step {trainer.progress.step} (--max-steps); resume with "
+                      f"--resume {trainer.out / 'last.pt'}")
             return {}
         if not main_process:
             return {}

@@ -1,0 +1,110 @@
+"""Evaluating a model on a dataset split: predictions, NME / FR / AUC beside the mean-shape
+baseline (per subset where the dataset defines them), the CED plot and the prediction grid.
+
+evaluate_split is the one evaluation: `python -m training.evaluate` calls it on a checkpoint,
+`python -m training.train` on its best.pt at the end of a run.
+"""
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from awing_ext.schemes import get_scheme
+
+from . import metrics, visualize
+from .codec import HeatmapCodec
+from .data.registry import build_dataset, subsets_of
+from .models.inputs import normalise_images
+
+
+@torch.no_grad()
+def predict_landmarks(model: torch.nn.Module, images: Tensor, codec: HeatmapCodec,
+                      channels_last: bool = False) -> tuple:
+    """Landmarks (N, K, 2) in crop pixels and scores (N, K) from the last stack's heatmaps."""
+    outputs = model(normalise_images(images, channels_last))
+    return codec.decode(outputs[-1], model.config.num_landmarks)
+
+
+@torch.no_grad()
+def run_evaluation(model: torch.nn.Module, loader, device: torch.device, codec: HeatmapCodec,
+                   channels_last: bool = False, keep_images: int = 16) -> dict:
+    """Predicts every sample of `loader`: {"pred", "gt", "visible" (N, K[, 2]) numpy in crop
+    pixels, "images": the first `keep_images` crops (uint8 HWC) for the prediction grid}."""
+    was_training = model.training
+    model.eval()
+    preds, gts, vis, images = [], [], [], []
+    for batch in loader:
+        imgs = batch["image"].to(device, non_blocking=True)
+        pred, _ = predict_landmarks(model, imgs, codec, channels_last)
+        preds.append(pred.cpu().numpy())
+        gts.append(batch["landmarks"].numpy())
+        vis.append(batch["visible"].numpy())
+        if len(images) < keep_images:
+            images.extend(list(batch["image"][: keep_images - len(images)].permute(0, 2, 3, 1).numpy()))
+    model.train(was_training)
+    return {"pred": np.concatenate(preds), "gt": np.concatenate(gts), "visible": np.concatenate(vis),
+            "images": images}
+
+
+def evaluation_report(result: dict, subsets: dict, mean_shape: np.ndarray, threshold: float = 0.1) -> tuple:
+    """NME / FR / AUC of the predictions in `result` (run_evaluation's) beside the mean-shape
+    baseline, plus one row per evaluation subset (300W common/challenging/full, WFLW attributes)
+    when the dataset defines more than one. Returns (report dict, {name: per-image NMEs})."""
+    gt = result["gt"]
+    curves = {"model": metrics.nme(result["pred"], gt),
+              "mean shape": metrics.nme(np.broadcast_to(mean_shape, gt.shape), gt)}
+    num_points = gt.shape[1]
+    report = {"samples": len(gt), "threshold": threshold,
+              "normaliser": get_scheme(num_points).normalizer_label,
+              "results": {name: metrics.summarize(v, threshold) for name, v in curves.items()},
+              "subsets": (metrics.per_subset(curves["model"], subsets, threshold, total=None)
+                          if len(subsets) > 1 else {})}
+    if num_points == 68:
+        report["inter_pupil_nme"] = float(metrics.nme(result["pred"], gt, "inter_pupil").mean())
+    return report, curves
+
+
+def format_report(report: dict) -> str:
+    """The report's tables as Markdown: model vs mean shape, then the model per subset."""
+    text = metrics.format_table(report["results"], report["threshold"])
+    if report["subsets"]:
+        text += "\n\nper subset (model):\n\n" + metrics.format_table(report["subsets"], report["threshold"],
+                                                                     name_header="subset")
+    return text
+
+
+def train_crop_landmarks(dataset: str, input_size: int, *, seed: int, data_root: Optional[str],
+                         samples: Optional[int], limit: Optional[int], skip_bad: bool, crop: str,
+                         workers: int = 0) -> np.ndarray:
+    """The landmarks of (at most 1000 of) the training split in the crop, without augmentation:
+    what the mean-shape baseline is fitted to."""
+    cap = min(samples or 1000, 1000)  # synthetic: faces; real datasets: the first images
+    plain, _ = build_dataset(dataset, "train", input_size=input_size, num_samples=cap, limit=min(cap, limit or cap),
+                             seed=seed, data_root=data_root, skip_bad=skip_bad, crop=crop)
+    loader = torch.utils.data.DataLoader(plain, batch_size=64, num_workers=workers)
+    return np.concatenate([b["landmarks"].numpy() for b in loader])
+
+
+def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baseline_landmarks: np.ndarray, *,
+                   device: torch.device, out: Path, suffix: str, title: str, batch_size: int = 32,
+                   workers: int = 0, threshold: float = 0.1, channels_last: bool = False,
+                   extra: Optional[dict] = None) -> dict:
+    """Evaluates `model` on `dataset` beside the mean shape of `baseline_landmarks`; writes
+    results{suffix}.json, ced{suffix}.png and predictions{suffix}.png to `out`; returns the report."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
+                                         pin_memory=device.type == "cuda")
+    result = run_evaluation(model, loader, device, codec, channels_last)
+    baseline = metrics.MeanShapeBaseline().fit(baseline_landmarks)
+    report, curves = evaluation_report(result, subsets_of(dataset), baseline.mean_shape_, threshold)
+    report = {**(extra or {}), **report}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"results{suffix}.json").write_text(json.dumps(report, indent=2))
+    visualize.plot_ced(curves, out / f"ced{suffix}.png", threshold=threshold, title=title)
+    shown = len(result["images"])
+    visualize.prediction_grid(result["images"], result["pred"][:shown], result["gt"][:shown],
+                              out / f"predictions{suffix}.png")
+    return report
