@@ -22,17 +22,14 @@ Conventions (docs/design.md, "Conventions"):
   "inter_pupil"   68 points: centres (means) of the eye contours 36-41 and 42-47;
                   98 points: the annotated pupils 96 and 97;
                   29 points: the annotated pupils 16 and 17 (same as "inter_ocular").
-  "box"           any K: sqrt(w * h) of the axis-aligned bounding box of all K ground-truth
-                  points (w, h = max - min of x and of y).
   ==============  ======================================================================
 
-  ``normaliser`` may also be a pair ``(a, b)`` where each of a, b is a point index or a sequence
-  of indices (their centroid is used): the normaliser is then the distance between the two, for
-  any K that has those indices. Or an array of N positive per-image values (e.g. face-box sizes
-  from the annotation files).
+  The pairs come from the landmark schemes (awing_ext/schemes.py). ``normaliser`` may also be a
+  pair ``(a, b)`` where each of a, b is a point index or a sequence of indices (their centroid is
+  used): the normaliser is then the distance between the two, for any K that has those indices.
 * **FR@X** = share of images with NME > X (strictly greater).
 * **CED** (cumulative error distribution) = F(x) = share of images with NME <= x.
-* **AUC@X** = (integral of F over [0, X]) / X. See :func:`auc` for the integration rule.
+* **AUC@X** = (integral of F over [0, X]) / X, integrated exactly (see :func:`auc`).
 
 NMEs are fractions (0.0307), not percent; :func:`format_table` shows NME and FR in percent and
 AUC as a fraction (as papers do: "NME 3.07 %, FR@10 % 0.99 %, AUC@10 % 0.5719").
@@ -61,15 +58,14 @@ __all__ = [
 
 # name -> {number of points K -> (left indices, right indices)}; the normaliser is the distance
 # between the centroids of the two index groups. The landmark schemes (awing_ext/schemes.py) are
-# the single source of the pairs; "box" is special: it works for any K.
-NORMALISERS: Dict[str, Optional[Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]]]] = {
+# the single source of the pairs.
+NORMALISERS: Dict[str, Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]]] = {
     # COFW's is the pupils, i.e. inter-pupil (the COFW paper's convention)
     "inter_ocular": {s.num_points: ((s.normalizer[0],), (s.normalizer[1],)) for s in SCHEMES.values()},
     "inter_pupil": {s.num_points: s.pupils for s in SCHEMES.values()},
-    "box": None,  # sqrt(w * h) of the ground-truth landmarks' bounding box, any K
 }
 
-NormaliserSpec = Union[str, Tuple, np.ndarray, Sequence[float]]
+NormaliserSpec = Union[str, Tuple]
 
 
 def _to_numpy(x, name: str) -> np.ndarray:
@@ -126,13 +122,12 @@ def _pair_distance(gt: np.ndarray, left: Sequence[int], right: Sequence[int]) ->
 def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.ndarray:
     """Per-image normalising lengths (N,) for ground truth ``gt`` (N, K, 2) or (K, 2).
 
-    ``normaliser``: a name from :data:`NORMALISERS` ("inter_ocular", "inter_pupil", "box"),
-    a pair ``(a, b)`` of point indices / index sequences (distance between their centroids),
-    or an array of N per-image values (returned as given, after validation).
+    ``normaliser``: a name from :data:`NORMALISERS` ("inter_ocular", "inter_pupil") or a pair
+    ``(a, b)`` of point indices / index sequences (distance between their centroids).
 
     Raises ValueError for an unknown name, a point count the named normaliser is not defined
-    for, indices out of range, a wrong number of per-image values, and for any image whose
-    normaliser is zero or not finite (degenerate ground truth), naming the image index.
+    for, indices out of range, and for any image whose normaliser is zero or not finite
+    (degenerate ground truth), naming the image index.
     """
     gt = _landmarks(gt, "gt")
     n, k = gt.shape[:2]
@@ -140,19 +135,15 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
     if isinstance(normaliser, str):
         if normaliser not in NORMALISERS:
             raise ValueError(f"unknown normaliser {normaliser!r}; expected one of "
-                             f"{sorted(NORMALISERS)}, a pair of point indices, or N values")
+                             f"{sorted(NORMALISERS)} or a pair of point indices")
         table = NORMALISERS[normaliser]
-        if table is None:  # "box"
-            span = gt.max(axis=1) - gt.min(axis=1)  # (N, 2): w, h
-            values = np.sqrt(span[:, 0] * span[:, 1])
-        else:
-            if k not in table:
-                raise ValueError(f"normaliser {normaliser!r} is defined for "
-                                 f"{', '.join(str(p) for p in sorted(table))} points, got K = {k}; "
-                                 f"use 'box', a pair of point indices, or per-image values")
-            values = _pair_distance(gt, *table[k])
+        if k not in table:
+            raise ValueError(f"normaliser {normaliser!r} is defined for "
+                             f"{', '.join(str(p) for p in sorted(table))} points, got K = {k}; "
+                             f"use a pair of point indices")
+        values = _pair_distance(gt, *table[k])
         label = repr(normaliser)
-    elif isinstance(normaliser, tuple) and len(normaliser) == 2 and not _is_float_pair(normaliser):
+    elif isinstance(normaliser, tuple) and len(normaliser) == 2:
         left = _index_group(normaliser[0], "normaliser[0]")
         right = _index_group(normaliser[1], "normaliser[1]")
         for i in left + right:
@@ -161,23 +152,15 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
         values = _pair_distance(gt, left, right)
         label = f"points {normaliser!r}"
     else:
-        values = _to_numpy(normaliser, "normaliser").reshape(-1)
-        if values.shape[0] != n:
-            raise ValueError(f"per-image normaliser values: expected {n} (one per image), "
-                             f"got {values.shape[0]}")
-        label = "per-image value"
+        raise ValueError(f"normaliser must be a name ({', '.join(sorted(NORMALISERS))}) or a pair of point "
+                         f"indices, got {normaliser!r}")
     bad = ~(values > 0) | ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"image {i}: normaliser {label} is {float(values[i]):g}, must be > 0 and finite "
-                         f"(degenerate ground truth: coincident reference points or a flat box)"
+                         f"(degenerate ground truth: coincident reference points)"
                          + (f"; {int(bad.sum())} images affected" if bad.sum() > 1 else ""))
     return values
-
-
-def _is_float_pair(t: tuple) -> bool:
-    # (0.5, 0.7) is two per-image values, (36, 45) is a pair of indices.
-    return all(isinstance(v, (float, np.floating)) for v in t)
 
 
 def nme(pred, gt, normaliser: NormaliserSpec = "inter_ocular", visible=None) -> np.ndarray:
@@ -265,64 +248,32 @@ def ced(nmes, threshold: float = 0.1, num: int = 1000) -> Tuple[np.ndarray, np.n
     return x, y
 
 
-def auc(nmes, threshold: float = 0.1, step: float = 1e-4, method: str = "exact") -> float:
+def auc(nmes, threshold: float = 0.1) -> float:
     """AUC@threshold = (area under the CED F(x) for x in [0, threshold]) / threshold, in [0, 1].
 
-    Integration rule, ``method``:
-
-    * ``"exact"`` (default): the exact integral of the empirical (step-function) CED. Since
-      ``F(x) = mean_i [e_i <= x]``, the integral is ``mean_i max(0, threshold - e_i)``, so
-      ``AUC = mean_i clip(1 - e_i / threshold, 0, 1)``. Each image contributes linearly: NME 0
-      gives 1, NME threshold/2 gives 0.5, NME >= threshold gives 0. ``step`` is not used.
-      This is the limit, as ``step -> 0``, of the grid rules below.
-    * ``"trapezoid"`` / ``"simpson"``: the implementation common in public face-alignment code
-      (``xs = arange(0, thr + step, step)``, ``ys = [mean(e <= x) for x in xs]``,
-      ``scipy.integrate.simps(ys, x=xs) / thr``): F sampled at ``n + 1`` equally spaced points ``0, h, ..., threshold``
-      with ``n = round(threshold / step)``, ``h = threshold / n``, integrated by the composite
-      trapezoid or Simpson rule (Simpson needs n even; threshold 0.1 and step 1e-4 give n = 1000).
-      An image whose NME falls in a grid interval contributes within h/2 (trapezoid) or 2h/3
-      (Simpson) of its exact share, so these agree with ``"exact"`` to within ``step / threshold``
-      (1e-3 for the defaults, usually far less as the errors average out); on hand-made NMEs
-      lying exactly on grid points they differ from the exact value by h / (2 threshold) per image.
+    The exact integral of the empirical (step-function) CED: since ``F(x) = mean_i [e_i <= x]``,
+    the integral is ``mean_i max(0, threshold - e_i)``, so ``AUC = mean_i clip(1 - e_i / threshold,
+    0, 1)``. Each image contributes linearly: NME 0 gives 1, NME threshold/2 gives 0.5, NME >=
+    threshold gives 0. (The grid rules common in public code, scipy.integrate.simps over F at steps
+    of 1e-4, converge to this as the step shrinks and differ from it by less than step/threshold.)
     """
     e = _nmes(nmes)
     t = _threshold(threshold)
-    if method == "exact":
-        return float(np.clip(1.0 - e / t, 0.0, 1.0).mean())
-    if method not in ("trapezoid", "simpson"):
-        raise ValueError(f"unknown AUC method {method!r}; expected 'exact', 'trapezoid' or 'simpson'")
-    s = float(step)
-    if not (s > 0 and math.isfinite(s)) or s > t:
-        raise ValueError(f"step must be in (0, threshold = {t}], got {step!r}")
-    n = max(1, int(round(t / s)))
-    x, y = ced(e, t, n + 1)
-    h = t / n
-    if method == "trapezoid":
-        area = h * (y.sum() - 0.5 * (y[0] + y[-1]))
-    else:
-        if n % 2:
-            raise ValueError(f"simpson needs an even number of grid intervals, got "
-                             f"threshold / step = {n}")
-        area = h / 3.0 * (y[0] + y[-1] + 4.0 * y[1:-1:2].sum() + 2.0 * y[2:-1:2].sum())
-    return float(area / t)
+    return float(np.clip(1.0 - e / t, 0.0, 1.0).mean())
 
 
-def summarize(nmes, threshold: float = 0.1, auc_method: str = "exact", step: float = 1e-4) -> dict:
-    """``{"nme": mean NME, "fr": FR@threshold, "auc": AUC@threshold, "count": N}`` (fractions).
-
-    ``auc_method`` and ``step`` go to :func:`auc`.
-    """
+def summarize(nmes, threshold: float = 0.1) -> dict:
+    """``{"nme": mean NME, "fr": FR@threshold, "auc": AUC@threshold, "count": N}`` (fractions)."""
     e = _nmes(nmes)
     return {
         "nme": float(e.mean()),
         "fr": failure_rate(e, threshold),
-        "auc": auc(e, threshold, step=step, method=auc_method),
+        "auc": auc(e, threshold),
         "count": int(e.size),
     }
 
 
-def per_subset(nmes, subsets, threshold: float = 0.1, total: Optional[str] = "all",
-               auc_method: str = "exact") -> Dict[str, dict]:
+def per_subset(nmes, subsets, threshold: float = 0.1, total: Optional[str] = "all") -> Dict[str, dict]:
     """:func:`summarize` for each subset of the images, e.g. 300W common / challenging / full,
     or WFLW's attribute subsets (pose, expression, illumination, make-up, occlusion, blur).
 
@@ -357,16 +308,16 @@ def per_subset(nmes, subsets, threshold: float = 0.1, total: Optional[str] = "al
                                  f"got dtype {sel.dtype}")
             if idx.size == 0:
                 raise ValueError(f"subset {name!r} is empty")
-            out[str(name)] = summarize(e[idx], threshold, auc_method)
+            out[str(name)] = summarize(e[idx], threshold)
     else:
         labels = list(subsets)
         if len(labels) != n:
             raise ValueError(f"subset labels: expected {n} (one per image), got {len(labels)}")
         labels_arr = np.asarray([str(lab) for lab in labels])
         for lab in dict.fromkeys(labels_arr.tolist()):
-            out[lab] = summarize(e[labels_arr == lab], threshold, auc_method)
+            out[lab] = summarize(e[labels_arr == lab], threshold)
     if total is not None:
-        out[str(total)] = summarize(e, threshold, auc_method)
+        out[str(total)] = summarize(e, threshold)
     return out
 
 
