@@ -67,9 +67,11 @@ def run_loss(device, gen) -> int:
 
 
 def run_index_switch(device) -> int:
-    """numel just above the int32 limit in float16: the int64 path, vector and scalar widths."""
+    """float16 planes at the int32/int64 switch: 2^31 - 2^21 elements (the int32 path at its
+    largest: numel plus one grid stride still fits) and just above 2^31 (the int64 path), with
+    vector (W % 4 == 0) and scalar widths."""
     calls = 0
-    for rows, width in ((32769, 65536), (32769, 65535)):
+    for rows, width in ((32736, 65536), (32769, 65536), (32769, 65535)):
         target = torch.zeros(1, 1, rows, width, dtype=torch.float16, device=device)
         target[0, 0, -1, -1] = 1.0
         pred = target.clone().requires_grad_(True)

@@ -57,12 +57,13 @@ def test_reduction_is_deterministic():
         assert torch.equal(awing_ext.adaptive_wing_loss(pred, target, weight, reduction="sum"), first)
 
 
-@pytest.mark.parametrize("rows,width", [(16385, 65536), (16385, 65535), (32769, 65536), (32769, 65535)],
-                         ids=["2^30+,W%4=0", "2^30+,odd W", "2^31+,W%4=0", "2^31+,odd W"])
-def test_index_width_paths_with_a_peak_at_the_last_pixel(rows, width):
-    """numel just above 2^30 (int32 path) and above 2^31 (int64 path), float16: the loss is 0
-    where pred == target, so the only non-zero pixels are around the last one, checked against
-    the reference on a crop of the last rows."""
+@pytest.mark.parametrize("rows,width,int32", [(16385, 65536, True), (16385, 65535, True), (32736, 65536, True),
+                                               (32769, 65536, False), (32769, 65535, False)],
+                         ids=["2^30+,W%4=0", "2^30+,odd W", "2^31-2^21 (int32 max)", "2^31+,W%4=0", "2^31+,odd W"])
+def test_index_width_paths_with_a_peak_at_the_last_pixel(rows, width, int32):
+    """numel just above 2^30 and at 2^31 - 2^21 (int32 path: numel plus one grid stride fits) and
+    above 2^31 (int64 path), float16: the loss is 0 where pred == target, so the only non-zero
+    pixels are around the last one, checked against the reference on a crop of the last rows."""
     if torch.cuda.get_device_properties(0).total_memory < 40 * 2**30:
         pytest.skip("needs a GPU with >= 40 GiB")
     numel = rows * width
@@ -75,7 +76,7 @@ def test_index_width_paths_with_a_peak_at_the_last_pixel(rows, width):
     pred.requires_grad_(True)
     plan = _C.plan_loss_launch(numel, width, [(pred.data_ptr(), 2), (target.data_ptr(), 2), (pred.data_ptr(), 4)],
                                256, torch.cuda.get_device_properties(0).multi_processor_count)
-    assert plan["int32_index"] is (numel < 2**31 - 2**21)
+    assert plan["int32_index"] is int32
     loss = awing_ext.adaptive_wing_loss(pred, target, reduction="sum")
     loss.backward()
     crop_p = pred.detach()[:, :, -4:, :].double().cpu().requires_grad_(True)

@@ -1,4 +1,4 @@
-"""The procedural synthetic faces (training/data/synthetic.py): determinism, shapes, iBUG order,
+"""The procedural synthetic faces (training/data/synthetic/): determinism, shapes, iBUG order,
 the flip permutation, and that the landmarks sit on drawn features."""
 import cv2
 import numpy as np

@@ -25,7 +25,7 @@ box, centred on that box (``transforms.crop_box``). So:
     ear to ear): the crop is exactly the training crop around it;
   * a Haar box is not: it is square, sits a little high (it starts above the brows and stops
     around the mouth/chin) and is larger than the landmark box. The mapping, calibrated on the
-    15 photos of ``shared/data/faces68`` (12 detected; landmark box vs Haar box, in Haar box
+    15 real photos with 68 dlib landmarks (not shipped; 12 detected; landmark box vs Haar box, in Haar box
     sides; see HAAR_SHIFT / HAAR_SIDE): landmark-box centre = Haar centre + (0.0, 0.15) * side
     (measured: x +0.005 +- 0.079, y +0.152 +- 0.023), landmark-box side = 0.85 * Haar side
     (measured 0.849 +- 0.051, median 0.834); then the usual 1.25 margin: crop side = 1.0625 x the

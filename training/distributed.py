@@ -21,7 +21,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    launched: bool = False  # started by torchrun (which sets WORLD_SIZE), even as one process
+    launched: bool = False  # started by torchrun, even as its only process
 
     @property
     def enabled(self) -> bool:
@@ -35,13 +35,15 @@ class DistInfo:
 
 
 def init_distributed(device: str) -> tuple:
-    """Joins the process group torchrun describes (WORLD_SIZE > 1); returns (DistInfo, torch.device).
+    """Joins the process group when torchrun started this process (even as its only process) or
+    the environment describes more than one; returns (DistInfo, torch.device).
 
-    `device` is the --device option: "auto" picks cuda:LOCAL_RANK when CUDA is present, else CPU.
+    `device` is the --device option ("auto": CUDA when present, else CPU); a bare "cuda" is
+    cuda:LOCAL_RANK under torchrun, else the current CUDA device.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    launched = "WORLD_SIZE" in os.environ
+    launched = "TORCHELASTIC_RUN_ID" in os.environ  # set by torchrun for its workers
     dev = resolve_device(device)
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", local_rank if launched else torch.cuda.current_device())

@@ -3,9 +3,10 @@
     python -m training.evaluate --checkpoint runs/<run>/best.pt [--split test] [--out DIR]
 
 The dataset, model and crop settings come from the checkpoint's recorded config; options given
-here override them. Prints a results table (the model beside the mean-shape baseline when the
-training split is available) and writes results.json, ced.png and predictions.png to --out
-(default: the checkpoint's folder).
+here override them. Prints a results table (the model beside the mean shape of the training
+split) and writes results_<split>.json, ced_<split>.png and predictions_<split>.png to --out
+(default: the checkpoint's folder). The work is training.evaluation.evaluate_split, which the end
+of a training run calls too.
 """
 import argparse
 import sys

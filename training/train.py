@@ -273,6 +273,9 @@ class Trainer:
                                disable=args.no_progress or not self.dist.is_main, dynamic_ncols=True)
                     batch_iter, t0, seen = iter(bar), time.perf_counter(), 0
                 batch = next(batch_iter, None)
+                if batch is None and p.step_in_epoch < steps_per_epoch:
+                    raise RuntimeError(f"the data loader of epoch {p.epoch + 1} ended after {p.step_in_epoch} of "
+                                       f"{steps_per_epoch} batches")
                 if batch is not None:
                     loss = self.train_step(batch)
                     p.step += 1
@@ -287,6 +290,7 @@ class Trainer:
                     if p.step % args.checkpoint_every == 0:
                         self.save("last.pt")
                 if p.step_in_epoch >= steps_per_epoch:  # the epoch is complete
+                    batch_iter = None  # shuts the loader's workers down before validation starts its own
                     bar.close()
                     bar = None
                     self.end_epoch(log)

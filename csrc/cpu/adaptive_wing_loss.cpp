@@ -152,7 +152,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cpu(
     double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
   const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weight_map, omega,
-                                                 theta, epsilon, kernel_size, reduction);
+                                                      theta, epsilon, kernel_size, reduction);
   TORCH_CHECK(pred.device().is_cpu(), "adaptive_wing_loss: pred must be a CPU tensor here");
   std::tuple<at::Tensor, at::Tensor> result;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, pred.scalar_type(), "adaptive_wing_loss_cpu", [&] {

@@ -120,7 +120,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
     double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
   const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weight_map, omega,
-                                                 theta, epsilon, kernel_size, reduction);
+                                                      theta, epsilon, kernel_size, reduction);
   TORCH_CHECK(pred.device().is_cuda(), "adaptive_wing_loss: pred must be a CUDA tensor here");
   const c10::cuda::CUDAGuard guard(pred.device());
   const auto opmath_dtype = at::toOpMathType(pred.scalar_type());

@@ -4,17 +4,17 @@ and augmentation pipeline and a per-(seed, epoch, index) random generator.
 =========  ===========================  ======  ===================================================
 name       loader                       scheme  splits
 =========  ===========================  ======  ===================================================
-synthetic  synthetic.py                  "68"   train, val, test (procedural, ``num_samples`` each)
-300w       data/ibug300w.py              "68"   train (3148), test = full (689: common 554 +
+synthetic  synthetic/                    "68"   train, val, test (procedural, ``num_samples`` each)
+300w       ibug300w.py                   "68"   train (3148), test = full (689: common 554 +
                                                 challenging 135), common, challenging, private
                                                 (600), val, train-val
-wflw       data/wflw.py                  "98"   train (7500), test (2500), val, train-val
-cofw       data/cofw.py                  "29"   train, test (507), val, train-val
-folder     data/folder.py               68/98/29  all, train (90 %), test (10 %), val, train-val
+wflw       wflw.py                       "98"   train (7500), test (2500), val, train-val
+cofw       cofw.py                       "29"   train, test (507), val, train-val
+folder     folder.py                    68/98/29  all, train (90 %), test (10 %), val, train-val
 =========  ===========================  ======  ===================================================
 
 "val" is the fixed crc32 ~5 % of "train" and is *included* in "train" (which stays the standard
-training set); "train-val" is "train" without it (data/base.py). Real datasets need ``data_root``;
+training set); "train-val" is "train" without it (base.py). Real datasets need ``data_root``;
 their ``num_samples`` is ignored (it sizes the synthetic set), ``limit`` keeps the first N items.
 
 :func:`subsets_of` gives the evaluation subsets (name -> boolean mask over the dataset's items,
