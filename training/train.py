@@ -40,6 +40,7 @@ from .distributed import all_reduce_sum, init_distributed, shutdown
 from .evaluation import evaluate_split, format_report, run_evaluation, train_crop_landmarks
 from .models import PRESETS, build_model
 from .models.inputs import normalise_images
+from .run_log import RunLog
 from .runtime import keep_freed_memory
 
 
@@ -257,7 +258,7 @@ class Trainer:
         validation, last.pt and (when validation improved) best.pt. A run stopped inside an epoch
         (--max-steps) writes last.pt, from which --resume continues that epoch."""
         args, p = self.args, self.progress
-        log = Log(self.out, self.dist.is_main)
+        log = RunLog(self.out, self.dist.is_main)
         if self.dist.is_main:
             (self.out / "config.json").write_text(json.dumps({**vars(args), "world_size": self.dist.world_size},
                                                              indent=2))
@@ -300,7 +301,7 @@ class Trainer:
         finally:
             log.close()
 
-    def end_epoch(self, log: "Log") -> None:
+    def end_epoch(self, log: RunLog) -> None:
         p = self.progress
         p.epoch += 1
         p.step_in_epoch = 0
@@ -329,37 +330,6 @@ class Trainer:
         return evaluate_split(model, self.codec, self.test_set, baseline, device=self.device, out=self.out, suffix="",
                               title=f"CED on the {args.dataset} test split", batch_size=args.batch_size,
                               workers=args.workers, channels_last=args.channels_last, extra={"split": "test"})
-
-
-class Log:
-    """metrics.jsonl (and TensorBoard events when tensorboard is installed), main process only."""
-
-    def __init__(self, out: Path, enabled: bool):
-        self.file = open(out / "metrics.jsonl", "a") if enabled else None
-        self.writer = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-                self.writer = SummaryWriter(str(out / "tensorboard"))
-            except ImportError:
-                pass
-
-    def write(self, record: dict) -> None:
-        if self.file is None:
-            return
-        record = {**record, "time": time.time()}
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        if self.writer is not None:
-            for key, value in record.items():
-                if key not in ("epoch", "step", "time"):
-                    self.writer.add_scalar(key, value, record["step"])
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-        if self.writer is not None:
-            self.writer.close()
 
 
 def main(argv=None) -> dict:
