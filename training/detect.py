@@ -53,7 +53,7 @@ from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
 from .data.io import load_image_rgb
 from .data.transforms import apply_affine, crop_matrix
-from .models.inputs import normalise_images
+from .models.inputs import model_input
 from .runtime import resolve_device
 
 __all__ = ["HAAR_FILE", "HAAR_SHIFT", "HAAR_SIDE", "CROP_SCALE", "DetectorUnavailable", "parse_box",
@@ -171,7 +171,7 @@ def predict_faces(model: torch.nn.Module, image_rgb: np.ndarray, crops: Sequence
     batch = np.stack([cv2.warpAffine(image_rgb, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                      borderValue=(0, 0, 0)).transpose(2, 0, 1) for m in mats])
     codec = HeatmapCodec(s, s // 4, boundary_scheme=None)
-    coords, scores = codec.decode(model(normalise_images(torch.from_numpy(batch).to(device)))[-1], k)
+    coords, scores = codec.decode(model(model_input(torch.from_numpy(batch).to(device), cfg))[-1], k)
     coords = coords.cpu().numpy().astype(np.float64)
     points = np.stack([apply_affine(c, cv2.invertAffineTransform(m)) for c, m in zip(coords, mats)])
     return points, scores.cpu().numpy()

@@ -17,14 +17,14 @@ from awing_ext.schemes import get_scheme
 from . import metrics, visualize
 from .codec import HeatmapCodec
 from .data.registry import build_dataset, subsets_of
-from .models.inputs import normalise_images
+from .models.inputs import model_input
 
 
 @torch.no_grad()
 def predict_landmarks(model: torch.nn.Module, images: Tensor, codec: HeatmapCodec,
                       channels_last: bool = False) -> tuple:
     """Landmarks (N, K, 2) in crop pixels and scores (N, K) from the last stack's heatmaps."""
-    outputs = model(normalise_images(images, channels_last))
+    outputs = model(model_input(images, model.config, channels_last))
     return codec.decode(outputs[-1], model.config.num_landmarks)
 
 

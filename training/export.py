@@ -4,7 +4,8 @@
 
 The exported graph (``HeatmapModel``):
   input  "images":   float32 (N, 3, S, S), RGB, normalised as in training
-                     (models.inputs.normalise_images): (pixel / 255 - 0.5) / 0.25; N is dynamic;
+                     (models.inputs.model_input): (pixel / 255 - mean) / std, the mean and std
+                     of the model config, stated in the sidecar; N is dynamic;
   output "heatmaps": float32 (N, K + 1, S/4, S/4), the last stack's raw heatmaps: channels
                      0..K-1 the landmarks (scheme order), channel K the boundary heatmap (absent
                      for a model trained without it).
@@ -42,7 +43,6 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import load_checkpoint, load_model
-from .models.inputs import IMAGE_MEAN, IMAGE_STD
 
 __all__ = ["HeatmapModel", "export_torchscript", "export_onnx", "verify", "sidecar", "main", "ExportMismatch"]
 
@@ -182,7 +182,7 @@ def sidecar(model: HeatmapModel, fmt: str, checkpoint: str, verification: dict, 
         "checkpoint": str(checkpoint),
         "model_config": dict(vars(cfg)),
         "input": {"name": "images", "shape": ["N", 3, s, s], "dtype": "float32", "channels": "RGB",
-                  "normalisation": {"scale": 1 / 255, "mean": IMAGE_MEAN, "std": IMAGE_STD,
+                  "normalisation": {"scale": 1 / 255, "mean": model.config.input_mean, "std": model.config.input_std,
                                     "formula": "(pixel / 255 - mean) / std"}},
         "output": {"name": "heatmaps", "shape": ["N", cfg.num_outputs, h, h], "dtype": "float32",
                    "channels": channels, "stack": "last of %d" % cfg.num_stacks,

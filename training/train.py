@@ -39,7 +39,7 @@ from .data.transforms import AugmentConfig
 from .distributed import all_reduce_sum, init_distributed, shutdown
 from .evaluation import evaluate_split, format_report, run_evaluation, train_crop_landmarks
 from .models import PRESETS, build_model
-from .models.inputs import normalise_images
+from .models.inputs import model_input
 from .run_log import RunLog
 from .runtime import keep_freed_memory
 
@@ -218,7 +218,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step, one validation
     def train_step(self, batch: dict) -> float:
-        images = normalise_images(batch["image"].to(self.device, non_blocking=True), self.args.channels_last)
+        images = model_input(batch["image"].to(self.device, non_blocking=True), self.model.config,
+                             self.args.channels_last)
         landmarks = batch["landmarks"].to(self.device, non_blocking=True)
         visible = batch["visible"].to(self.device, non_blocking=True)
         target, weight = self.codec.encode(landmarks, visible)

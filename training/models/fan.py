@@ -39,6 +39,9 @@ class FANConfig:
     input_size: int = 256     # input image side; heatmaps are input_size // 4
     boundary: bool = True     # the extra boundary channel (and boundary-coordinate channels from stack 2)
     coordconv: bool = True    # all coordinate channels (stem, hourglasses, boundary coordinates)
+    end_relu: bool = False    # ReLU on every stack's output heatmaps (an option of the released model)
+    input_mean: float = 0.5   # the model's input is (pixel / 255 - input_mean) / input_std
+    input_std: float = 0.25   # (models/inputs.py; 0 and 1 for converted released checkpoints)
 
     def __post_init__(self):
         def need(cond: bool, msg: str):
@@ -48,6 +51,7 @@ class FANConfig:
         for name in ("num_landmarks", "num_stacks", "width", "depth", "input_size"):
             v = getattr(self, name)
             need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, f"{name} must be a positive int, got {v!r}")
+        need(self.input_std > 0, f"input_std must be > 0, got {self.input_std}")
         need(self.width % 8 == 0, f"width must be divisible by 8 (the stem's ConvBlocks use width/2 and "
                                   f"width/4 channels), got {self.width}")
         step = 4 * 2 ** self.depth
@@ -90,6 +94,7 @@ class _Stack(nn.Module):
         self.bn_last = nn.BatchNorm2d(w)
         self.out = nn.Conv2d(w, cfg.num_outputs, 1)
         nn.init.zeros_(self.out.bias)
+        self.end_relu = cfg.end_relu
         self.merge_features = None if last else nn.Conv2d(w, w, 1)
         self.merge_outputs = None if last else nn.Conv2d(cfg.num_outputs, w, 1)
 
@@ -97,6 +102,8 @@ class _Stack(nn.Module):
         h = x if self.entry is None else self.entry(x, boundary)
         ll = F.relu(self.bn_last(self.conv_last(self.top(self.hourglass(h)))))
         out = self.out(ll)
+        if self.end_relu:
+            out = F.relu(out)
         if self.merge_features is not None:
             x = x + self.merge_features(ll) + self.merge_outputs(out)
         return x, out
@@ -105,7 +112,8 @@ class _Stack(nn.Module):
 class FAN(nn.Module):
     """Stacked-hourglass face alignment network (see the module docstring).
 
-    ``forward(images)`` takes (N, 3, S, S) normalised float images, S = config.input_size, and
+    ``forward(images)`` takes (N, 3, S, S) float images normalised as config.input_mean/input_std
+    say (models/inputs.model_input), S = config.input_size, and
     returns a list with one (N, K + 1, S/4, S/4) tensor per stack (K without the boundary), the
     boundary heatmap last; the last stack's is the prediction.
     """
