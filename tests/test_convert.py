@@ -174,3 +174,26 @@ def test_missing_and_misshapen_tensors(tmp_path):
         convert.convert_state_dict(bad)
     with pytest.raises(convert.ReleasedCheckpointError, match="expected a state_dict"):
         convert.released_state_dict([1, 2, 3])
+
+
+def test_evaluate_and_detect_take_a_converted_checkpoint(tmp_path, capsys):
+    """The converted checkpoint records the dataset its points follow (68 -> 300w): evaluate runs on
+    a 300W tree with the released input normalisation; detect reads it too."""
+    import cv2
+    from dataset_fixtures import write_300w_tree
+    from training import detect, evaluate
+    model, _ = released_model(2, 68, width=16, depth=2, seed=17)
+    src, dst = tmp_path / "r.pth", tmp_path / "awing.pt"
+    save_released(model, src, wrapped=False)
+    convert.convert(src, dst)
+    root = tmp_path / "300W"
+    write_300w_tree(root, per_folder=2)
+    report = evaluate.main(["--checkpoint", str(dst), "--data-root", str(root), "--workers", "0",
+                            "--out", str(tmp_path / "eval")])
+    assert report["samples"] > 0 and np.isfinite(report["results"]["model"]["nme"])
+    assert (tmp_path / "eval" / "results_test.json").exists()
+    image = next(root.rglob("*.jpg"))
+    h, w = cv2.imread(str(image)).shape[:2]
+    assert detect.main([str(image), "--checkpoint", str(dst), "--box", f"0,0,{w - 1},{h - 1}"]) == 0
+    faces = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["faces"]
+    assert len(faces[0]["landmarks"]) == 68

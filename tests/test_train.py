@@ -1,6 +1,7 @@
 """The training loop: a step learns, a tiny run overfits, resume reproduces an uninterrupted run,
 non-finite losses stop the run, evaluate reads the checkpoint."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -88,3 +89,43 @@ def test_non_finite_loss_stops_without_checkpoint(tmp_path):
 def test_evaluate_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         evaluate.main(["--checkpoint", str(tmp_path / "none.pt")])
+
+
+# ------------------------------------------------------------------------------ --init
+def test_init_starts_from_the_checkpoint_weights(tmp_path):
+    train.main(TINY + ["--train-samples", "16", "--epochs", "1", "--out", str(tmp_path / "a")])
+    source = load_checkpoint(tmp_path / "a" / "best.pt")
+    trainer = _trainer(tmp_path / "b", "--train-samples", "8", "--init", str(tmp_path / "a" / "best.pt"))
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(value, source["model"][key]), key
+    assert trainer.progress.step == 0 and trainer.optimizer.state_dict()["state"] == {}  # a new optimiser
+    trainer.train_step(_fixed_batch(trainer))
+
+
+def test_init_adopts_a_converted_models_architecture_and_input(tmp_path):
+    """A converted released model (pixel/255 input, 256 x 256) fine-tunes as it is."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from released_fan import ReleasedFAN, randomise
+    from training import convert
+    src = tmp_path / "released.pth"
+    torch.save(randomise(ReleasedFAN(2, 68, width=16, depth=2), seed=0).state_dict(), src)
+    convert.convert(src, tmp_path / "awing.pt")
+    trainer = _trainer(tmp_path / "run", "--train-samples", "2", "--batch-size", "2", "--init", str(tmp_path / "awing.pt"))
+    cfg = trainer.model.config
+    assert (cfg.input_size, cfg.input_mean, cfg.input_std, cfg.width, cfg.depth) == (256, 0.0, 1.0, 16, 2)
+    assert trainer.input_size == 256 and trainer.train_set[0]["image"].shape[-1] == 256
+    assert math.isfinite(trainer.train_step(_fixed_batch(trainer, 2)))
+
+
+def test_init_errors(tmp_path):
+    with pytest.raises(SystemExit, match="--init: checkpoint not found"):
+        train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "none.pt")])
+    with pytest.raises(SystemExit, match="drop --stacks/--width/--depth"):
+        train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "none.pt"), "--stacks", "2"])
+    ckpt = {"model": {}, "config": {}, "model_config": {"num_landmarks": 98, "num_stacks": 2, "width": 16, "depth": 2,
+                                                        "input_size": 64}}
+    torch.save(ckpt, tmp_path / "wflw.pt")
+    with pytest.raises(SystemExit, match="predicts 98 landmarks but the synthetic data has 68"):
+        train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "wflw.pt")])

@@ -21,7 +21,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -38,7 +38,7 @@ from .data.registry import DATASETS, build_dataset
 from .data.transforms import AugmentConfig
 from .distributed import all_reduce_sum, init_distributed, shutdown
 from .evaluation import evaluate_split, format_report, run_evaluation, train_crop_landmarks
-from .models import PRESETS, build_model
+from .models import PRESETS, FANConfig, build_model
 from .models.inputs import model_input
 from .run_log import RunLog
 from .runtime import keep_freed_memory
@@ -88,6 +88,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     g = p.add_argument_group("run")
     g.add_argument("--out", default=None, help="run folder (default: runs/<time>)")
+    g.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this checkpoint's weights (and its architecture and input normalisation), "
+                        "e.g. one written by training.convert; a new optimiser and schedule (fine-tuning)")
     g.add_argument("--resume", default=None, metavar="CKPT|auto",
                    help="continue from a checkpoint; 'auto' = <out>/last.pt if it exists")
     g.add_argument("--checkpoint-every", type=int, default=100, help="steps between last.pt writes")
@@ -104,6 +107,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 class NonFiniteLoss(RuntimeError):
     pass
+
+
+class InitCheckpointError(ValueError):
+    """--init names a checkpoint this run cannot start from."""
+
+
+def initial_weights(args: argparse.Namespace) -> Optional[dict]:
+    """The --init checkpoint (None without --init), checked against the other options."""
+    if not args.init:
+        return None
+    if any(v is not None for v in (args.stacks, args.width, args.depth)):
+        raise InitCheckpointError("--init takes the architecture from the checkpoint: drop --stacks/--width/--depth")
+    try:
+        return load_checkpoint(args.init)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise InitCheckpointError(f"--init: {exc}") from exc
 
 
 @dataclass
@@ -130,8 +149,17 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(args.seed)
 
+        # -- the model's architecture: the preset's, or with --init the checkpoint's
+        init = initial_weights(args)
+        if init is not None:
+            base = FANConfig(**init["model_config"])
+        else:
+            overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
+                         if v is not None}
+            base = replace(PRESETS[args.preset], **overrides)
+
         # -- data
-        self.input_size = PRESETS[args.preset].input_size
+        self.input_size = base.input_size
         augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
                                                              occlusion=args.occlusion)
         common = dict(input_size=self.input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
@@ -143,10 +171,14 @@ class Trainer:
         self.test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
 
         # -- model (self.model: the module, for state and evaluation; self.net: what training calls)
-        overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
-                     if v is not None}
-        self.model = build_model(args.preset, num_landmarks=get_scheme(self.scheme).num_points,
-                                 **overrides).to(self.device)
+        points = get_scheme(self.scheme).num_points
+        if init is not None and base.num_landmarks != points:
+            raise InitCheckpointError(f"--init {args.init}: the model predicts {base.num_landmarks} landmarks but "
+                                      f"the {args.dataset} data has {points}")
+        self.model = build_model(replace(base, num_landmarks=points))
+        if init is not None:
+            self.model.load_state_dict(init["model"])
+        self.model = self.model.to(self.device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.model
@@ -336,7 +368,10 @@ class Trainer:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     keep_freed_memory()
-    trainer = Trainer(args)
+    try:
+        trainer = Trainer(args)
+    except InitCheckpointError as exc:
+        raise SystemExit(f"error: {exc}")
     main_process = trainer.dist.is_main
     try:
         trainer.resume(args.resume)
