@@ -9,13 +9,16 @@ split) and writes results_<split>.json, ced_<split>.png and predictions_<split>.
 of a training run calls too.
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
-from .data.registry import build_dataset
+from .data.registry import build_base, build_dataset
 from .evaluation import evaluate_split, format_report, train_crop_landmarks
+from .metrics import format_table
+from .released_protocol import evaluate_released
 from .runtime import keep_freed_memory, resolve_device
 
 
@@ -32,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="where to write results (default: the checkpoint's folder)")
+    p.add_argument("--protocol", default="awing", choices=("awing", "released"),
+                   help="awing: this package's crop, DARK decoding and normaliser; released: the authors' "
+                        "released WFLW test protocol (training/released_protocol.py) for comparing with their numbers")
     return p.parse_args(argv)
 
 
@@ -45,6 +51,8 @@ def main(argv=None) -> dict:
     input_size = model.config.input_size
     common = dict(input_size=input_size, seed=cfg["seed"], data_root=args.data_root or cfg.get("data_root"),
                   skip_bad=cfg.get("skip_bad", False), crop=cfg.get("crop", "landmarks"))
+    if args.protocol == "released":
+        return _released(args, cfg, model, device)
     samples = args.samples or cfg.get(f"{args.split}_samples") or cfg.get("test_samples")
     dataset, scheme = build_dataset(cfg["dataset"], args.split, num_samples=samples,
                                     limit=args.samples or cfg.get("limit"), **common)
@@ -61,6 +69,26 @@ def main(argv=None) -> dict:
           file=sys.stderr)
     print(format_report(report))
     print(f"written: {out}/results_{args.split}.json, ced_{args.split}.png, predictions_{args.split}.png")
+    return report
+
+
+def _released(args, cfg: dict, model, device) -> dict:
+    """--protocol released: the released code's crops, decoding and normaliser (WFLW)."""
+    if cfg["dataset"] != "wflw":
+        raise SystemExit(f"error: --protocol released is defined for WFLW only (the released code's test crops "
+                         f"need its annotation boxes); this checkpoint's dataset is {cfg['dataset']!r}")
+    base = build_base("wflw", args.split, args.data_root or cfg.get("data_root"))
+    if args.samples:
+        base.records = base.records[:args.samples]
+    report = evaluate_released(model, base, device, args.batch_size, args.threshold)
+    report = {"checkpoint": str(args.checkpoint), "split": args.split, **report}
+    out = Path(args.out or Path(args.checkpoint).parent)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"results_{args.split}_released.json").write_text(json.dumps(report, indent=2))
+    print(f"wflw {args.split}, released protocol: {report['samples']} images, NME normalised by "
+          f"{report['normaliser']}", file=sys.stderr)
+    print(format_table(report["results"], args.threshold, name_header="decoding"))
+    print(f"written: {out}/results_{args.split}_released.json")
     return report
 
 
