@@ -16,28 +16,45 @@ TOL = 1e-5
 def gate_half(model: ReleasedFAN, x: torch.Tensor) -> list:
     """Shifts each non-final stack's boundary bias so that about half of its boundary map is above
     the 0.05 gate and no pixel lies within 1e-5 x the map's scale of it (far above the two
-    implementations' float rounding differences, ~1e-7 x scale); returns the fraction above, per stack."""
+    implementations' float rounding differences, ~1e-6 x scale): the gate is put in the middle of
+    a gap of at least that width between neighbouring values near the median. Returns the
+    fraction above the gate, per stack."""
     fractions = []
     with torch.no_grad():
         for i in range(model.num_modules - 1):
-            boundary = model(x)[i][:, -1]
-            margin = 1e-5 * max(1.0, boundary.abs().max().item())
-            bias = model._modules[f"l{i}"].bias
-            bias[-1] += 0.05 - boundary.median()
-            for _ in range(50):  # nudge away from pixels that sit on the gate
-                b = model(x)[i][:, -1]
-                if ((b - 0.05).abs() > margin).all():
-                    break
-                bias[-1] += 3 * margin
+            values = model(x)[i][:, -1].flatten().sort().values
+            margin = 1e-5 * max(1.0, values.abs().max().item())
+            gaps = values[1:] - values[:-1]
+            middle = len(values) // 2
+            candidates = [j for j in sorted(range(len(gaps)), key=lambda j: abs(j - middle))[:len(gaps) // 4]
+                          if gaps[j] > 2 * margin]
+            assert candidates, "no gap in the boundary values near the median"
+            j = candidates[0]
+            model._modules[f"l{i}"].bias[-1] += 0.05 - (values[j] + values[j + 1]) / 2
             b = model(x)[i][:, -1]
             assert ((b - 0.05).abs() > margin).all()
             fractions.append(float((b > 0.05).float().mean()))
     return fractions
 
 
+def unit_heads(model: ReleasedFAN, x: torch.Tensor) -> None:
+    """Scales each stack's output head so its heatmaps are at most 1 in magnitude, as trained
+    heatmaps are (random weights let them reach 1e4), and the next stack's merge inversely so the
+    features downstream are unchanged: the parity tolerance then reads as an absolute one."""
+    with torch.no_grad():
+        for i in range(model.num_modules):
+            scale = model(x)[i].abs().max().item()
+            head = model._modules[f"l{i}"]
+            head.weight /= scale
+            head.bias /= scale
+            if i < model.num_modules - 1:
+                model._modules[f"al{i}"].weight *= scale
+
+
 def released_model(stacks, points, width=32, depth=4, seed=0, end_relu=False):
     model = randomise(ReleasedFAN(stacks, points, width=width, depth=depth, end_relu=end_relu), seed)
     x = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(seed + 1))
+    unit_heads(model, x)  # (a positive scale commutes with end_relu's ReLU)
     fractions = gate_half(model, x)
     assert all(0.2 < f < 0.8 for f in fractions), fractions
     return model, x
