@@ -69,5 +69,8 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
+    """Leaves the process group together: a barrier first, so that no process tears its
+    connections down while a peer still uses them (gloo aborts the peer then)."""
     if info.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
