@@ -8,16 +8,23 @@ when forced. Environment variables:
                        build machine has AVX2, FMA and F16C; the build then needs such a CPU to run)
   TORCH_CUDA_ARCH_LIST GPU architectures (default: the visible GPU's, else 8.0;9.0+PTX)
   MAX_JOBS             parallel compile jobs
-Install with `pip install --no-build-isolation .` so the build sees the torch it will run with.
+Install with `pip install --no-build-isolation .` so the build sees the torch it will run with
+(plain `pip install .` builds in an isolated environment without torch and stops with that line).
+Metadata and dependencies are in pyproject.toml.
 """
 import glob
 import os
 import platform
-
 import shutil
+import sys
 
-import torch
-from setuptools import find_packages, setup
+from setuptools import setup
+
+try:
+    import torch
+except ImportError:  # pip's build isolation hides the installed torch
+    sys.exit("error: awing's kernels build against the torch installed where awing goes, which this build "
+             "cannot see: install torch there first, then run `pip install --no-build-isolation .`")
 
 
 def _set_cuda_home() -> None:
@@ -35,7 +42,8 @@ def _set_cuda_home() -> None:
             return
 
 
-# The oldest torch the extension is built and tested with (CI runs the newest pip allows).
+# The oldest torch the extension is built and tested with (CI runs the newest pip allows);
+# pyproject.toml's dependency says the same.
 MIN_TORCH = (2, 11)
 
 
@@ -112,13 +120,4 @@ def extension():
                          extra_compile_args={"cxx": cxx + defines, "nvcc": nvcc}, extra_link_args=link)
 
 
-setup(
-    name="awing",
-    version="0.1.0",
-    description="Adaptive Wing loss face alignment: fused CPU/CUDA kernels and a training package",
-    packages=find_packages(include=["awing_ext", "awing_ext.*", "training", "training.*"]),
-    ext_modules=[extension()],
-    cmdclass={"build_ext": BuildExtension},
-    python_requires=">=3.9",
-    install_requires=[f"torch>={MIN_TORCH[0]}.{MIN_TORCH[1]}", "numpy", "scipy", "opencv-python-headless>=4.8,<5", "matplotlib", "tqdm", "h5py"],
-)
+setup(ext_modules=[extension()], cmdclass={"build_ext": BuildExtension})

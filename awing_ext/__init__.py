@@ -4,6 +4,7 @@ Importing this package loads the compiled ops (torch.ops.awing_ext.*); see build
 which backends were built.
 """
 from ._library import MAX_KERNEL_SIZE, build_info, ops
+from ._version import __version__
 from .adaptive_wing_loss import AdaptiveWingLoss, adaptive_wing_loss
 from .decode_heatmaps import decode_heatmaps
 from .render_boundaries import render_boundaries
@@ -11,6 +12,5 @@ from .render_heatmaps import render_heatmaps
 from .schemes import SCHEMES, LandmarkScheme, get_scheme
 from .weight_map import weight_map
 
-__all__ = ["build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
+__all__ = ["__version__", "build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
            "render_boundaries", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]
-__version__ = "0.1.0"
