@@ -1,6 +1,7 @@
 """Dataset I/O and the 300W / plain-folder loaders on tiny fixture trees in the real formats;
-build_dataset, subsets_of, and the shared faces68 photos (skipped where ../shared is absent)."""
+build_dataset, subsets_of, and real photos with .pts files when AWING_FACES68 names a folder of them."""
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import torch
 from dataset_fixtures import write_300w_tree, write_folder, write_image
 from training.data.io import DataError, load_image_rgb, read_pts, write_pts
 from training.data.transforms import AugmentConfig, CropAndAugment
-from training.data.registry import DATASETS, build_dataset, subsets_of
+from training.data.registry import DATASETS, build_base, build_dataset, subsets_of
 
-FACES68 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces68"
+FACES68 = Path(os.environ.get("AWING_FACES68", "")) if os.environ.get("AWING_FACES68") else Path("/nonexistent")
 
 
 def _raw(name, split, root, **kw):
@@ -273,12 +274,17 @@ def test_folder_scheme_detection_and_errors(tmp_path):
     write_folder(tmp_path / "w98", n=2, k=98)
     assert _raw("folder", "all", tmp_path / "w98")[1] == "98"
     write_folder(tmp_path / "odd", n=2, k=5)
-    with pytest.raises(DataError, match="5 points per face"):
+    with pytest.raises(DataError, match=r"has 68, 98 or 29 points \(the supported schemes\); the files have 5 \(2 files\)"):
         _raw("folder", "all", tmp_path / "odd")
     write_folder(tmp_path / "mix", n=2)
     write_pts(tmp_path / "mix" / "face_001.pts", np.zeros((98, 2)))
-    with pytest.raises(DataError, match="face_001.pts has 98 points"):
+    with pytest.raises(DataError, match="face_001.pts has 98 points, the folder's scheme has 68"):
         _raw("folder", "all", tmp_path / "mix")
+    # --skip-bad: one 19-point file among 68-point ones is skipped and counted, not fatal
+    write_folder(tmp_path / "one_odd", n=3)
+    write_pts(tmp_path / "one_odd" / "face_001.pts", np.zeros((19, 2)))
+    ds = build_base("folder", "all", tmp_path / "one_odd", skip_bad=True)
+    assert len(ds) == 2 and ds.scheme == "68" and len(ds.skipped) == 1 and "19 points" in ds.skipped[0][1]
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no .pts annotation files"):
         _raw("folder", "all", tmp_path / "empty")
@@ -287,8 +293,7 @@ def test_folder_scheme_detection_and_errors(tmp_path):
         _raw("folder", "all", tmp_path / "noann")
 
 
-@pytest.mark.skipif(not FACES68.is_dir(), reason=f"shared photos not present at {FACES68} (only in the "
-                    "project's workspace; a user's clone has no ../shared)")
+@pytest.mark.skipif(not FACES68.is_dir(), reason="set AWING_FACES68 to a folder of real photos with .pts files")
 def test_faces68_through_folder_loader_and_crop():
     ds, scheme = _raw("folder", "all", FACES68)
     assert scheme == "68" and len(ds) == 15
@@ -316,3 +321,14 @@ def test_subsets_feed_metrics_per_subset(tree300w):
     assert list(rows) == ["common", "challenging", "full"]
     assert rows["common"]["nme"] == pytest.approx(0.025) and rows["challenging"]["nme"] == pytest.approx(0.15)
     assert rows["full"]["count"] == 6
+
+
+@pytest.mark.parametrize("ext", [".ppm", ".pgm", ".tif", ".webp", ".BMP"])
+def test_folder_reads_every_opencv_image_type(tmp_path, ext):
+    write_folder(tmp_path, n=2)
+    for jpg in tmp_path.glob("*.jpg"):  # re-save each face in another format OpenCV writes
+        flag = cv2.IMREAD_GRAYSCALE if ext == ".pgm" else cv2.IMREAD_COLOR
+        assert cv2.imwrite(str(jpg.with_suffix(ext)), cv2.imread(str(jpg), flag))
+        jpg.unlink()
+    ds = build_base("folder", "all", tmp_path)
+    assert len(ds) == 2 and ds[0]["image"].shape[2] == 3 and ds[0]["path"].endswith(ext)

@@ -129,3 +129,19 @@ def test_init_errors(tmp_path):
     torch.save(ckpt, tmp_path / "wflw.pt")
     with pytest.raises(SystemExit, match="predicts 98 landmarks but the synthetic data has 68"):
         train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "wflw.pt")])
+
+
+def test_evaluate_on_another_dataset(tmp_path, capsys):
+    """Cross-dataset evaluation: a model trained on synthetic faces (68 points) on a folder of
+    68-point photos; a folder of 98-point faces is refused with the reason."""
+    from dataset_fixtures import write_folder
+    train.main(TINY + ["--train-samples", "16", "--epochs", "1", "--out", str(tmp_path / "run")])
+    write_folder(tmp_path / "photos", n=12)
+    report = evaluate.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--dataset", "folder",
+                            "--data-root", str(tmp_path / "photos"), "--workers", "0", "--out", str(tmp_path / "eval")])
+    assert report["dataset"] == "folder" and report["samples"] == 1  # the test split: every tenth file
+    assert (tmp_path / "eval" / "results_test.json").exists()
+    write_folder(tmp_path / "wflw_like", n=12, k=98)
+    with pytest.raises(SystemExit, match="predicts 68 landmarks but folder has 98"):
+        evaluate.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--dataset", "folder",
+                       "--data-root", str(tmp_path / "wflw_like"), "--workers", "0"])

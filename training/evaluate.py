@@ -1,6 +1,7 @@
 """Evaluate a checkpoint: NME (inter-ocular and inter-pupil), FR@X, AUC@X, CED plot.
 
     python -m training.evaluate --checkpoint runs/<run>/best.pt [--split test] [--out DIR]
+    python -m training.evaluate --checkpoint best.pt --dataset folder --data-root my_photos   # any data
 
 The dataset, model and crop settings come from the checkpoint's recorded config; options given
 here override them. Prints a results table (the model beside the mean shape of the training
@@ -13,9 +14,11 @@ import json
 import sys
 from pathlib import Path
 
+from awing_ext.schemes import get_scheme
+
 from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
-from .data.registry import build_base, build_dataset
+from .data.registry import DATASETS, build_base, build_dataset
 from .evaluation import evaluate_split, format_report, train_crop_landmarks
 from .metrics import format_table
 from .released_protocol import evaluate_released
@@ -26,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a .pt file written by training.train")
+    p.add_argument("--dataset", default=None, choices=DATASETS,
+                   help="the data to evaluate on (default: the run's); another dataset with the same landmark "
+                        "scheme is the cross-dataset protocol, e.g. a folder of your own photos")
     p.add_argument("--split", default="test", help="dataset split to evaluate")
     p.add_argument("--samples", type=int, default=None,
                    help="synthetic: number of faces; real datasets: the first N images (default: the run's)")
@@ -49,23 +55,31 @@ def main(argv=None) -> dict:
     cfg = ckpt["config"]
     model = load_model(ckpt, device)
     input_size = model.config.input_size
-    common = dict(input_size=input_size, seed=cfg["seed"], data_root=args.data_root or cfg.get("data_root"),
-                  skip_bad=cfg.get("skip_bad", False), crop=cfg.get("crop", "landmarks"))
+    name = args.dataset or cfg["dataset"]
+    same = name == cfg["dataset"]
+    common = dict(input_size=input_size, seed=cfg["seed"],
+                  data_root=args.data_root or (cfg.get("data_root") if same else None),
+                  skip_bad=cfg.get("skip_bad", False), crop=cfg.get("crop", "landmarks") if same else "landmarks")
     if args.protocol == "released":
         return _released(args, cfg, model, device)
-    samples = args.samples or cfg.get(f"{args.split}_samples") or cfg.get("test_samples")
-    dataset, scheme = build_dataset(cfg["dataset"], args.split, num_samples=samples,
-                                    limit=args.samples or cfg.get("limit"), **common)
-    baseline = train_crop_landmarks(cfg["dataset"], input_size, seed=cfg["seed"], data_root=common["data_root"],
-                                    samples=cfg.get("train_samples"), limit=cfg.get("train_samples") or 1000,
+    samples = args.samples or (cfg.get(f"{args.split}_samples") or cfg.get("test_samples") if same else None)
+    dataset, scheme = build_dataset(name, args.split, num_samples=samples,
+                                    limit=args.samples or (cfg.get("limit") if same else None), **common)
+    points = get_scheme(scheme).num_points
+    if points != model.config.num_landmarks:
+        raise SystemExit(f"error: the model predicts {model.config.num_landmarks} landmarks but {name} has "
+                         f"{points} per face: evaluate on data with the model's landmark scheme")
+    train_samples = cfg.get("train_samples") if same else None
+    baseline = train_crop_landmarks(name, input_size, seed=cfg["seed"], data_root=common["data_root"],
+                                    samples=train_samples, limit=train_samples or 1000,
                                     skip_bad=common["skip_bad"], crop=common["crop"], workers=args.workers)
     out = Path(args.out or Path(args.checkpoint).parent)
     report = evaluate_split(model, HeatmapCodec.for_model(model.config, scheme, cfg.get("sigma", 1.0)), dataset,
                             baseline, device=device, out=out, suffix=f"_{args.split}",
-                            title=f"CED, {cfg['dataset']} {args.split}", batch_size=args.batch_size,
+                            title=f"CED, {name} {args.split}", batch_size=args.batch_size,
                             workers=args.workers, threshold=args.threshold,
-                            extra={"checkpoint": str(args.checkpoint), "split": args.split})
-    print(f"{cfg['dataset']} {args.split}: {report['samples']} images, NME normalised by the {report['normaliser']}",
+                            extra={"checkpoint": str(args.checkpoint), "dataset": name, "split": args.split})
+    print(f"{name} {args.split}: {report['samples']} images, NME normalised by the {report['normaliser']}",
           file=sys.stderr)
     print(format_report(report))
     print(f"written: {out}/results_{args.split}.json, ced_{args.split}.png, predictions_{args.split}.png")
@@ -74,9 +88,10 @@ def main(argv=None) -> dict:
 
 def _released(args, cfg: dict, model, device) -> dict:
     """--protocol released: the released code's crops, decoding and normaliser (WFLW)."""
-    if cfg["dataset"] != "wflw":
+    name = args.dataset or cfg["dataset"]
+    if name != "wflw":
         raise SystemExit(f"error: --protocol released is defined for WFLW only (the released code's test crops "
-                         f"need its annotation boxes); this checkpoint's dataset is {cfg['dataset']!r}")
+                         f"need its annotation boxes); the data here is {name!r}")
     base = build_base("wflw", args.split, args.data_root or cfg.get("data_root"))
     if args.samples:
         base.records = base.records[:args.samples]

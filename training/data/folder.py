@@ -6,9 +6,10 @@ one of the extensions in ``io.IMAGE_EXTENSIONS`` (.jpg, .jpeg, .png, .bmp; eithe
 300W's AFW folder, ``name_2.pts`` may also annotate ``name.jpg`` when ``name_2.jpg`` does not exist
 (several faces in one image). The .pts coordinates are 1-based; the loader subtracts 1.
 
-All files must have the same number of points, which picks the landmark scheme: 68 (300W /
-iBUG), 98 (WFLW) or 29 (COFW); other counts are refused (the model needs a scheme's flip
-permutation and boundaries).
+The number of points picks the landmark scheme: 68 (300W / iBUG), 98 (WFLW) or 29 (COFW), the
+count most files have (or ``num_points``). A file with another count is a bad file: an error
+naming it, or with ``skip_bad`` skipped and counted like a missing image (the model needs a
+scheme's flip permutation and boundaries, so other counts cannot be used).
 
 Splits, deterministic by the sorted relative path of the .pts files (i = position in that order,
 counting files skipped as bad, so skipping one does not move the others):
@@ -21,6 +22,7 @@ counting files skipped as bad, so skipping one does not move the others):
 The crop is the landmarks' bounding box (CropAndAugment, scale 1.25). Evaluation subsets: "all".
 """
 import re
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,6 +32,7 @@ from .io import IMAGE_EXTENSIONS, DataError, read_pts
 __all__ = ["FolderDataset", "find_image", "pts_records"]
 
 _SUFFIX = re.compile(r"^(.*)_\d+$")
+SCHEME_POINTS = (68, 98, 29)
 
 
 def find_image(pts_path: Path) -> Optional[Path]:
@@ -57,8 +60,8 @@ def pts_records(dataset: LandmarkDataset, folder: Path, root: Path, num_points: 
             lm = read_pts(pts, num_points)
             image = find_image(pts)
             if image is None:
-                raise DataError(f"no image for annotation {pts}: expected {pts.stem}.jpg/.png (or another of "
-                                f"{', '.join(IMAGE_EXTENSIONS[:4])}) beside it", file=pts)
+                raise DataError(f"no image for annotation {pts}: expected {pts.stem}.jpg/.png (or another "
+                                f"format OpenCV reads: {', '.join(IMAGE_EXTENSIONS[:11])}, ...) beside it", file=pts)
         except DataError as exc:
             dataset._bad(exc)
             continue
@@ -80,17 +83,23 @@ class FolderDataset(LandmarkDataset):
             raise DataError(f"folder dataset: data root {root} is not a folder", file=root)
         if not any(root.rglob("*.pts")):
             raise DataError(f"folder dataset: no .pts annotation files under {root}", file=root)
-        records = pts_records(self, root, root, num_points, recursive=True)
-        counts = {len(r.landmarks) for r in records}
-        if len(counts) > 1:
-            first = len(records[0].landmarks)
-            odd = next(r for r in records if len(r.landmarks) != first)
-            raise DataError(f"folder dataset: {odd.key} has {len(odd.landmarks)} points but {records[0].key} has "
-                            f"{first}; all files must use one scheme (or pass num_points)", file=odd.key)
+        records = pts_records(self, root, root, None, recursive=True)
         if records:
-            k = len(records[0].landmarks)
-            if k not in (68, 98, 29):
-                raise DataError(f"folder dataset: {k} points per face ({records[0].key}); supported: 68, 98, 29")
+            counts = Counter(len(r.landmarks) for r in records)
+            first = len(records[0].landmarks)  # ties go to the first file's count
+            k = num_points or max(SCHEME_POINTS, key=lambda n: (counts[n], n == first))
+            if counts[k] == 0:
+                have = ", ".join(f"{n} ({c} files)" for n, c in sorted(counts.items()))
+                wanted = f"{k} points (num_points)" if num_points else "68, 98 or 29 points (the supported schemes)"
+                raise DataError(f"folder dataset: no file under {root} has {wanted}; the files have {have}", file=root)
+            kept = []
+            for r in records:
+                if len(r.landmarks) == k:
+                    kept.append(r)
+                else:
+                    self._bad(DataError(f"folder dataset: {r.key} has {len(r.landmarks)} points, the folder's "
+                                        f"scheme has {k}", file=r.key))
+            records = kept
             self.num_points, self.scheme = k, str(k)
         if split == "test":
             records = [r for r in records if r.order % 10 == 9]

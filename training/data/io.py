@@ -31,8 +31,11 @@ __all__ = ["DataError", "load_image_rgb", "read_pts", "write_pts", "IMAGE_EXTENS
 
 PathLike = Union[str, Path]
 
-# Extensions tried (in this order) when looking for the image beside an annotation file.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG", ".BMP")
+# Extensions tried (in this order) when looking for the image beside an annotation file: every
+# still-image format OpenCV reads, in lower and upper case.
+_OPENCV_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".webp",
+                      ".jp2", ".jpe", ".dib", ".sr", ".ras", ".exr", ".hdr", ".pic", ".pxm", ".pfm")
+IMAGE_EXTENSIONS = _OPENCV_EXTENSIONS + tuple(e.upper() for e in _OPENCV_EXTENSIONS)
 
 
 class DataError(ValueError):
