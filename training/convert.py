@@ -28,6 +28,7 @@ import torch
 
 import awing_ext
 
+from .cli import run
 from .checkpoint import save_checkpoint
 from .models import FANConfig, build_model
 
@@ -197,4 +198,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -49,6 +49,7 @@ import cv2
 import numpy as np
 import torch
 
+from .cli import int_at_least, run
 from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
 from .data.io import load_image_rgb
@@ -210,7 +211,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="write an overlay image (points, box, crop) here")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--cascade", default=None, help="a Haar cascade XML (default: OpenCV's bundled frontal face)")
-    p.add_argument("--max-faces", type=int, default=0, help="keep the largest N faces (0: all)")
+    p.add_argument("--max-faces", type=int_at_least(0), default=0, help="keep the largest N faces (0: all)")
     args = p.parse_args(argv)
     if args.box is not None:
         try:
@@ -257,4 +258,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from awing_ext.schemes import get_scheme
 
+from .cli import float_above, int_at_least, run
 from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
 from .data.registry import DATASETS, build_base, build_dataset
@@ -33,12 +34,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the data to evaluate on (default: the run's); another dataset with the same landmark "
                         "scheme is the cross-dataset protocol, e.g. a folder of your own photos")
     p.add_argument("--split", default="test", help="dataset split to evaluate")
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--samples", type=int_at_least(1), default=None,
                    help="synthetic: number of faces; real datasets: the first N images (default: the run's)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: the run's)")
-    p.add_argument("--threshold", type=float, default=0.1, help="NME threshold of FR and AUC")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threshold", type=float_above(0), default=0.1, help="NME threshold of FR and AUC")
+    p.add_argument("--batch-size", type=int_at_least(1), default=32)
+    p.add_argument("--workers", type=int_at_least(0), default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="where to write results (default: the checkpoint's folder)")
     p.add_argument("--protocol", default="awing", choices=("awing", "released"),
@@ -108,4 +109,4 @@ def _released(args, cfg: dict, model, device) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

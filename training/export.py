@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .cli import float_above, int_at_least, run
 from .checkpoint import load_checkpoint, load_model
 
 __all__ = ["HeatmapModel", "export_torchscript", "export_onnx", "verify", "sidecar", "main", "ExportMismatch"]
@@ -199,11 +200,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", default=None, help="output file (default: model.pt/.ptl/.onnx beside the checkpoint)")
     p.add_argument("--mobile", action="store_true", help="torchscript: optimize_for_mobile, lite-interpreter .ptl")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 17)")
+    p.add_argument("--opset", type=int_at_least(17), default=18, help="ONNX opset (>= 17)")
     p.add_argument("--dynamo", action="store_true", help="onnx: use the torch.export-based exporter (needs onnxscript)")
-    p.add_argument("--tolerance", type=float, default=1e-4,
+    p.add_argument("--tolerance", type=float_above(0), default=1e-4,
                    help="max abs diff allowed, relative to max(1, max |output|)")
-    p.add_argument("--verify-batch", type=int, default=3, help="batch size of the verification run")
+    p.add_argument("--verify-batch", type=int_at_least(1), default=3, help="batch size of the verification run")
     args = p.parse_args(argv)
     if args.dynamo and args.format != "onnx":
         p.error("--dynamo applies to --format onnx only")
@@ -252,4 +253,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -31,6 +31,7 @@ from tqdm import tqdm
 import awing_ext
 from awing_ext.schemes import get_scheme
 
+from .cli import float_above, float_at_least, fraction, int_at_least, run
 from . import metrics
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .codec import HeatmapCodec
@@ -50,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
     g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README)")
-    g.add_argument("--limit", type=int, default=None, help="real datasets: use the first N images of each split")
+    g.add_argument("--limit", type=int_at_least(1), default=None, help="real datasets: use the first N images of each split")
     g.add_argument("--skip-bad", action="store_true",
                    help="skip (and log, count) corrupt or missing images and malformed annotations instead of stopping")
     g.add_argument("--crop", default="landmarks", choices=("landmarks", "detector"),
@@ -58,31 +59,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--train-split", default=None,
                    help="split to train on (default: train for synthetic; train-val for real datasets, so "
                         "that the val split that picks best.pt is held out; 'train' is the paper's full set)")
-    g.add_argument("--train-samples", type=int, default=2400, help="synthetic: training faces")
-    g.add_argument("--val-samples", type=int, default=256, help="synthetic: validation faces")
-    g.add_argument("--test-samples", type=int, default=512, help="synthetic: test faces")
-    g.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
+    g.add_argument("--train-samples", type=int_at_least(1), default=2400, help="synthetic: training faces")
+    g.add_argument("--val-samples", type=int_at_least(1), default=256, help="synthetic: validation faces")
+    g.add_argument("--test-samples", type=int_at_least(1), default=512, help="synthetic: test faces")
+    g.add_argument("--workers", type=int_at_least(0), default=1, help="data-loader worker processes")
     g.add_argument("--no-augment", action="store_true", help="train on centred crops only")
-    g.add_argument("--rotate", type=float, default=30.0, help="augmentation: max rotation, degrees")
-    g.add_argument("--flip", type=float, default=0.5, help="augmentation: horizontal flip probability")
-    g.add_argument("--occlusion", type=float, default=0.3, help="augmentation: occluding patch probability")
+    g.add_argument("--rotate", type=float_at_least(0), default=30.0, help="augmentation: max rotation, degrees")
+    g.add_argument("--flip", type=fraction, default=0.5, help="augmentation: horizontal flip probability")
+    g.add_argument("--occlusion", type=fraction, default=0.3, help="augmentation: occluding patch probability")
     g = p.add_argument_group("model")
     g.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model preset")
-    g.add_argument("--stacks", type=int, default=None, help="override the preset's hourglass stacks")
-    g.add_argument("--width", type=int, default=None, help="override the preset's channel width")
-    g.add_argument("--depth", type=int, default=None, help="override the preset's hourglass depth")
-    g.add_argument("--sigma", type=float, default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
+    g.add_argument("--stacks", type=int_at_least(1), default=None, help="override the preset's hourglass stacks")
+    g.add_argument("--width", type=int_at_least(8), default=None, help="override the preset's channel width")
+    g.add_argument("--depth", type=int_at_least(1), default=None, help="override the preset's hourglass depth")
+    g.add_argument("--sigma", type=float_above(0), default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=8, help="passes over the training set")
-    g.add_argument("--batch-size", type=int, default=16, help="images per step and per process")
+    g.add_argument("--epochs", type=int_at_least(1), default=8, help="passes over the training set")
+    g.add_argument("--batch-size", type=int_at_least(1), default=16, help="images per step and per process")
     g.add_argument("--optimizer", default="adamw", choices=("rmsprop", "adamw"),
                    help="rmsprop is the paper's (use --lr 1e-4 --weight-decay 1e-5)")
-    g.add_argument("--lr", type=float, default=2e-3, help="initial learning rate")
-    g.add_argument("--weight-decay", type=float, default=1e-5, help="weight decay")
-    g.add_argument("--lr-milestones", type=int, nargs="*", default=None,
+    g.add_argument("--lr", type=float_above(0), default=2e-3, help="initial learning rate")
+    g.add_argument("--weight-decay", type=float_at_least(0), default=1e-5, help="weight decay")
+    g.add_argument("--lr-milestones", type=int_at_least(1), nargs="*", default=None,
                    help="epochs at which the learning rate is multiplied by --lr-gamma "
                         "(default: 75%% and 90%% of --epochs)")
-    g.add_argument("--lr-gamma", type=float, default=0.2, help="step-decay factor")
+    g.add_argument("--lr-gamma", type=float_above(0), default=0.2, help="step-decay factor")
     g.add_argument("--amp", default="auto", choices=("auto", "none", "bf16", "fp16"),
                    help="autocast dtype; auto = bf16 on CUDA, none on CPU")
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format")
@@ -93,11 +94,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "e.g. one written by training.convert; a new optimiser and schedule (fine-tuning)")
     g.add_argument("--resume", default=None, metavar="CKPT|auto",
                    help="continue from a checkpoint; 'auto' = <out>/last.pt if it exists")
-    g.add_argument("--checkpoint-every", type=int, default=100, help="steps between last.pt writes")
+    g.add_argument("--checkpoint-every", type=int_at_least(1), default=100, help="steps between last.pt writes")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--log-every", type=int, default=10, help="steps between metrics.jsonl lines")
-    g.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests, smoke runs)")
+    g.add_argument("--log-every", type=int_at_least(1), default=10, help="steps between metrics.jsonl lines")
+    g.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps (tests, smoke runs)")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     args = p.parse_args(argv)
     if args.lr_milestones is None:
@@ -402,4 +403,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))
