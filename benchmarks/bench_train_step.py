@@ -37,10 +37,12 @@ PHASES = ("data", "targets", "forward", "loss", "backward")
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int, amp: str = "fp32") -> dict:
+def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int, amp: str = "fp32",
+            compiled: bool = False) -> dict:
     torch.manual_seed(0)
     amp_dtype = AMP_DTYPES[amp]
     model = build_model(preset).to(device)
+    net = torch.compile(model) if compiled else model  # compiled in the untimed warm-up calls
     cfg = model.config
     dataset, scheme = build_dataset("synthetic", "train", input_size=cfg.input_size, num_samples=batch_size,
                                     augment=AugmentConfig())
@@ -61,7 +63,7 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int,
 
     def forward():
         with torch.autocast(device, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            state["outputs"] = model(images)
+            state["outputs"] = net(images)
 
     def loss():
         state["loss"] = sum(criterion(o.float(), target, weight) for o in state["outputs"])
@@ -85,7 +87,8 @@ def measure(device: str, preset: str, batch_size: int, repeat: int, warmup: int,
     }
     medians = {k: t.median_ms for k, t in timings.items()}
     compute = sum(medians[k] for k in PHASES[1:])
-    return {"device": device, "preset": preset, "amp": amp, "batch_size": batch_size, "input_size": cfg.input_size,
+    return {"device": device, "preset": preset, "amp": amp, "compiled": compiled, "batch_size": batch_size,
+            "input_size": cfg.input_size,
             "median_ms": medians, "compute_ms": compute,
             "share": {k: medians[k] / compute for k in PHASES[1:]},
             "timings": {k: t.to_dict() for k, t in timings.items()}}
@@ -99,6 +102,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preset", default=None, help="model preset (default: small on the CPU, paper on CUDA)")
     p.add_argument("--amp", nargs="+", default=["fp32"], choices=sorted(AMP_DTYPES),
                    help="autocast dtypes of the forward pass, one row each (default: fp32)")
+    p.add_argument("--compile", action="store_true",
+                   help="also measure each case with torch.compile(model) (as train --compile), and report the ratio")
     args = p.parse_args(argv)
     args.repeat = args.repeat if args.repeat is not None else (3 if args.quick else 20)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
@@ -117,14 +122,19 @@ def main(argv=None) -> None:
         preset, bs = PRESET_FOR[device]
         for amp in args.amp:
             for batch_size in args.batch_sizes or [bs]:
-                results.append(measure(device, args.preset or preset, batch_size, repeat, warmup, amp))
+                for compiled in ((False, True) if args.compile else (False,)):
+                    results.append(measure(device, args.preset or preset, batch_size, repeat, warmup, amp, compiled))
     rows = []
     for r in results:
         m, s = r["median_ms"], r["share"]
-        rows.append([r["device"], r["preset"], r["amp"], str(r["batch_size"]), f"{m['data']:.1f}"]
-                    + [f"{m[k]:.1f} ({100 * s[k]:.1f}%)" for k in PHASES[1:]] + [f"{r['compute_ms']:.1f}"])
-    print(markdown_table(["device", "preset", "amp", "batch", "data ms (1 worker)", "targets ms", "forward ms",
-                          "loss ms", "backward+step ms", "step ms"], rows))
+        eager = next((e for e in results if not e["compiled"] and all(
+            e[k] == r[k] for k in ("device", "preset", "amp", "batch_size"))), None)
+        speedup = f"{eager['compute_ms'] / r['compute_ms']:.2f}x" if r["compiled"] and eager else "-"
+        rows.append([r["device"], r["preset"], r["amp"], "yes" if r["compiled"] else "no", str(r["batch_size"]),
+                     f"{m['data']:.1f}"] + [f"{m[k]:.1f} ({100 * s[k]:.1f}%)" for k in PHASES[1:]]
+                    + [f"{r['compute_ms']:.1f}", speedup])
+    print(markdown_table(["device", "preset", "amp", "compile", "batch", "data ms (1 worker)", "targets ms",
+                          "forward ms", "loss ms", "backward+step ms", "step ms", "eager / compiled"], rows))
     print("\nMedian ms per phase; (share of the step on the training device: targets + forward + loss + backward).")
     write_json(out, {"benchmark": "train_step", "environment": env, "repeat": repeat, "warmup": warmup,
                      "results": results})

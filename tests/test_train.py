@@ -145,3 +145,12 @@ def test_evaluate_on_another_dataset(tmp_path, capsys):
     with pytest.raises(SystemExit, match="predicts 68 landmarks but folder has 98"):
         evaluate.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--dataset", "folder",
                        "--data-root", str(tmp_path / "wflw_like"), "--workers", "0"])
+
+
+@pytest.mark.slow
+def test_compiled_training_step(tmp_path):
+    """--compile: torch.compile of the model, the fused ops inside the graph (~2 min of compiling)."""
+    trainer = _trainer(tmp_path, "--train-samples", "8", "--compile")
+    batch = _fixed_batch(trainer, 4)
+    losses = [trainer.train_step(batch) for _ in range(3)]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]

@@ -87,6 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--amp", default="auto", choices=("auto", "none", "bf16", "fp16"),
                    help="autocast dtype; auto = bf16 on CUDA, none on CPU")
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the model for training (the first steps compile; awing_ext's ops are compile-clean)")
     g = p.add_argument_group("run")
     g.add_argument("--out", default=None, help="run folder (default: runs/<time>)")
     g.add_argument("--init", default=None, metavar="CKPT",
@@ -186,6 +188,8 @@ class Trainer:
         if self.dist.enabled:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        if args.compile:
+            self.net = torch.compile(self.net)
         self.codec = HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma)
         self.criterion = awing_ext.AdaptiveWingLoss()
 
