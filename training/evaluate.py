@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
                   data_root=args.data_root or (cfg.get("data_root") if same else None),
                   skip_bad=cfg.get("skip_bad", False), crop=cfg.get("crop", "landmarks") if same else "landmarks")
     if args.protocol == "released":
-        return _released(args, cfg, model, device)
+        return _released(args, name, cfg, model, device)
     samples = args.samples or (cfg.get(f"{args.split}_samples") or cfg.get("test_samples") if same else None)
     dataset, scheme = build_dataset(name, args.split, num_samples=samples,
                                     limit=args.samples or (cfg.get("limit") if same else None), **common)
@@ -70,9 +70,8 @@ def main(argv=None) -> dict:
     if points != model.config.num_landmarks:
         raise SystemExit(f"error: the model predicts {model.config.num_landmarks} landmarks but {name} has "
                          f"{points} per face: evaluate on data with the model's landmark scheme")
-    train_samples = cfg.get("train_samples") if same else None
     baseline = train_crop_landmarks(name, input_size, seed=cfg["seed"], data_root=common["data_root"],
-                                    samples=train_samples, limit=train_samples or 1000,
+                                    samples=cfg.get("train_samples") if same else None, limit=None,
                                     skip_bad=common["skip_bad"], crop=common["crop"], workers=args.workers)
     out = Path(args.out or Path(args.checkpoint).parent)
     report = evaluate_split(model, HeatmapCodec.for_model(model.config, scheme, cfg.get("sigma", 1.0)), dataset,
@@ -87,9 +86,8 @@ def main(argv=None) -> dict:
     return report
 
 
-def _released(args, cfg: dict, model, device) -> dict:
+def _released(args, name: str, cfg: dict, model, device) -> dict:
     """--protocol released: the released code's crops, decoding and normaliser (WFLW)."""
-    name = args.dataset or cfg["dataset"]
     if name != "wflw":
         raise SystemExit(f"error: --protocol released is defined for WFLW only (the released code's test crops "
                          f"need its annotation boxes); the data here is {name!r}")

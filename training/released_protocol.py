@@ -36,6 +36,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import metrics
+from .codec import HeatmapCodec
+from .models.inputs import model_input
+
 __all__ = ["square_crop", "released_crop", "released_decode", "released_nme", "FIRST_SIZE", "INPUT_SIZE"]
 
 FIRST_SIZE = 450
@@ -90,16 +94,18 @@ def released_decode(heatmaps: Tensor, input_size: int = INPUT_SIZE) -> Tensor:
     x = (input_size / W) * (j + 0.5 + dx), y likewise."""
     hm = heatmaps.detach().float().cpu()
     n, k, h, w = hm.shape
-    flat = hm.reshape(n, k, h * w)
-    idx = flat.argmax(dim=-1)
-    ys, xs = (idx // w), (idx % w)
-    out = torch.stack([xs, ys], dim=-1).double()
     planes = hm.reshape(n * k, h, w)
-    for p, (x, y) in enumerate(zip(xs.flatten().tolist(), ys.flatten().tolist())):
-        if 0 < x < w - 1 and 0 < y < h - 1:
-            plane = planes[p]
-            out.view(-1, 2)[p, 0] += 0.25 * float(torch.sign(plane[y, x + 1] - plane[y, x - 1]))
-            out.view(-1, 2)[p, 1] += 0.25 * float(torch.sign(plane[y + 1, x] - plane[y - 1, x]))
+    idx = planes.reshape(n * k, h * w).argmax(dim=-1)
+    ys, xs = idx // w, idx % w
+    b = torch.arange(n * k)
+    inner = (xs > 0) & (xs < w - 1) & (ys > 0) & (ys < h - 1)
+
+    def step(hi, lo):  # 0.25 towards the larger neighbour, inner pixels only
+        return torch.where(inner, 0.25 * torch.sign(hi - lo), torch.zeros(()))
+
+    dx = step(planes[b, ys, (xs + 1).clamp(max=w - 1)], planes[b, ys, (xs - 1).clamp(min=0)])
+    dy = step(planes[b, (ys + 1).clamp(max=h - 1), xs], planes[b, (ys - 1).clamp(min=0), xs])
+    out = torch.stack([xs + dx, ys + dy], dim=-1).double().reshape(n, k, 2)
     return (out + 0.5) * (input_size / w)
 
 
@@ -126,9 +132,6 @@ def evaluate_released(model: torch.nn.Module, base, device: torch.device, batch_
     "landmarks" and the annotation box "det_box"): per-image NMEs with the released decoding and,
     on the same crops, with DARK decoding (what the decoder alone changes); FR@threshold and
     AUC@threshold (the released code reports no AUC: computed here with training.metrics)."""
-    from . import metrics
-    from .codec import HeatmapCodec
-    from .models.inputs import model_input
     cfg = model.config
     if cfg.input_size != INPUT_SIZE:
         raise ValueError(f"the released protocol feeds {INPUT_SIZE} x {INPUT_SIZE} crops; this model takes "

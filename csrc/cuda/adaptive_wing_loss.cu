@@ -46,10 +46,8 @@ __global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
   for (index_t g = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups;
        g += static_cast<index_t>(blockDim.x) * gridDim.x) {
     const index_t base = g * VEC;
-    const index_t plane = base / HW;
-    const index_t rem = base - plane * HW;
-    const index_t h = rem / W;
-    const index_t w0 = rem - h * W;
+    index_t plane, h, w0;
+    split_pixel_index(base, H, W, plane, h, w0);
 
     const InPack p = *reinterpret_cast<const InPack*>(pred + base);
     const InPack y = *reinterpret_cast<const InPack*>(target + base);

@@ -61,10 +61,6 @@ __device__ __forceinline__ void split_pixel_index(index_t i, index_t H, index_t 
   w = rem - h * W;
 }
 
-inline bool aligned_to(const void* p, int bytes) {
-  return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
-}
-
 // A pack of VEC values loaded or stored with one vector instruction.
 template <typename T, int VEC>
 struct alignas(sizeof(T) * VEC) Pack {
