@@ -68,3 +68,46 @@ def test_crop_box_and_bad_inputs():
         CropAndAugment(64)({"image": np.zeros((10, 10), np.uint8), "landmarks": np.zeros((68, 2))})
     with pytest.raises(ValueError, match="flip permutation"):
         CropAndAugment(64, None, AugmentConfig(flip=0.5))
+
+
+def _photometric_only(**kw):
+    """An AugmentConfig with no geometry and no colour jitter, plus `kw`."""
+    base = dict(rotate=0, scale_jitter=0, translate=0, flip=0, brightness=0, contrast=0, occlusion=0)
+    return AugmentConfig(**{**base, **kw})
+
+
+def _checkerboard_sample():
+    img = ((np.indices((96, 96)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    pts = np.array([[20.0, 20.0], [75.0, 75.0]])
+    return {"image": np.repeat(img[..., None], 3, axis=2), "landmarks": pts}
+
+
+def test_blur_smooths_and_leaves_points():
+    sample = _checkerboard_sample()
+    sharp = CropAndAugment(96, augment=_photometric_only())(sample, np.random.default_rng(0))
+    blurred = CropAndAugment(96, augment=_photometric_only(blur=1.0, blur_sigma=3.0))(sample, np.random.default_rng(0))
+    def hf(img):  # high-frequency energy: neighbour differences
+        return np.abs(np.diff(img[0].astype(float), axis=1)).mean()
+    assert hf(blurred["image"]) < 0.5 * hf(sharp["image"])
+    np.testing.assert_array_equal(blurred["landmarks"], sharp["landmarks"])
+
+
+def test_noise_changes_pixels_within_its_std():
+    flat = {"image": np.full((96, 96, 3), 128, np.uint8), "landmarks": np.array([[20.0, 20.0], [75.0, 75.0]])}
+    out = CropAndAugment(96, augment=_photometric_only(noise=1.0, noise_std=0.05))(flat, np.random.default_rng(1))
+    diff = out["image"].astype(float) - 128
+    assert diff.std() > 0.5 and diff.std() <= 0.05 * 255 * 1.1
+    assert abs(diff.mean()) < 1.0
+
+
+def test_blur_and_noise_off_keep_the_random_stream():
+    """Disabled blur/noise draw nothing, so every earlier run's augmentation replays unchanged;
+    probability 0 is the default."""
+    scheme = get_scheme("68")
+    pts = np.random.default_rng(2).uniform(20, 80, size=(68, 2)).astype(np.float32)
+    img = np.random.default_rng(3).integers(0, 255, size=(100, 100, 3), dtype=np.uint8)
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    CropAndAugment(64, scheme.flip, AugmentConfig())({"image": img, "landmarks": pts}, rng_a)
+    CropAndAugment(64, scheme.flip, AugmentConfig(blur=0.0, noise=0.0))({"image": img, "landmarks": pts}, rng_b)
+    assert rng_a.random() == rng_b.random()
+    assert AugmentConfig().blur == 0 and AugmentConfig().noise == 0

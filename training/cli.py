@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-__all__ = ["int_at_least", "float_above", "float_at_least", "fraction", "run"]
+__all__ = ["int_at_least", "float_above", "float_at_least", "float_in", "fraction", "run"]
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -54,6 +54,15 @@ def float_at_least(low: float) -> Callable[[str], float]:
         value = _float(text, f">= {low:g}")
         if value < low:
             raise argparse.ArgumentTypeError(f"must be a number >= {low:g}, got {value:g}")
+        return value
+    return parse
+
+
+def float_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = _float(text, f"in [{low:g}, {high:g}]")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], got {value:g}")
         return value
     return parse
 

@@ -31,9 +31,10 @@ from tqdm import tqdm
 import awing_ext
 from awing_ext.schemes import get_scheme
 
-from .cli import float_above, float_at_least, fraction, int_at_least, run
+from .cli import float_above, float_at_least, float_in, fraction, int_at_least, run
 from . import metrics
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from .config import RaisingParser, config_path_in, config_to_argv, load_config
 from .codec import HeatmapCodec
 from .data.registry import DATASETS, build_dataset
 from .data.transforms import AugmentConfig
@@ -45,9 +46,13 @@ from .run_log import RunLog
 from .runtime import keep_freed_memory
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.ArgumentParser:
+    """train's options (parser_class: config.RaisingParser checks a --config file's values)."""
+    p = parser_class(prog="python -m training.train", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a recipe (configs/*.toml) or a run's config.json to repeat it; options given on "
+                        "the command line override its values (training/config.py)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
     g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README)")
@@ -64,9 +69,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--test-samples", type=int_at_least(1), default=512, help="synthetic: test faces")
     g.add_argument("--workers", type=int_at_least(0), default=1, help="data-loader worker processes")
     g.add_argument("--no-augment", action="store_true", help="train on centred crops only")
-    g.add_argument("--rotate", type=float_at_least(0), default=30.0, help="augmentation: max rotation, degrees")
-    g.add_argument("--flip", type=fraction, default=0.5, help="augmentation: horizontal flip probability")
-    g.add_argument("--occlusion", type=fraction, default=0.3, help="augmentation: occluding patch probability")
+    g = p.add_argument_group("augmentation (training/data/transforms.py; paper values in configs/300w.toml)")
+    g.add_argument("--rotate", type=float_at_least(0), default=30.0, help="max rotation, degrees (paper: 50)")
+    g.add_argument("--scale-jitter", type=float_in(0, 0.9), default=0.15,
+                   help="max relative change of the crop side (paper: 0.15)")
+    g.add_argument("--translate", type=float_in(0, 1), default=0.08,
+                   help="max shift of the crop centre, fraction of the crop side (paper: 25 px of 256, 0.0977)")
+    g.add_argument("--flip", type=fraction, default=0.5, help="horizontal flip probability (paper: 0.5)")
+    g.add_argument("--occlusion", type=fraction, default=0.3, help="occluding patch probability")
+    g.add_argument("--blur", type=fraction, default=0.0, help="Gaussian blur probability")
+    g.add_argument("--blur-sigma", type=float_above(0), default=2.0, help="largest blur sigma, crop pixels")
+    g.add_argument("--noise", type=fraction, default=0.0, help="Gaussian pixel noise probability")
+    g.add_argument("--noise-std", type=float_in(0, 1), default=0.05, help="largest noise std, fraction of 255")
+    g.add_argument("--brightness", type=float_in(0, 1), default=0.25, help="max brightness shift, fraction of 255")
+    g.add_argument("--contrast", type=float_in(0, 1), default=0.25, help="max contrast change, relative")
     g = p.add_argument_group("model")
     g.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model preset")
     g.add_argument("--stacks", type=int_at_least(1), default=None, help="override the preset's hourglass stacks")
@@ -102,10 +118,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--log-every", type=int_at_least(1), default=10, help="steps between metrics.jsonl lines")
     g.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps (tests, smoke runs)")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options: a --config file's values first, then the command line's (which win)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from_file: list = []
+    path = config_path_in(argv)
+    if path:
+        from_file = config_to_argv(load_config(path), build_parser(), path)
+        build_parser(RaisingParser, source=path).parse_args(from_file)  # a bad value names the file
+    args = build_parser().parse_args(from_file + argv)
     if args.lr_milestones is None:
         args.lr_milestones = sorted({max(1, int(args.epochs * 0.75)), max(1, int(args.epochs * 0.9))})
     return args
+
+
+def augment_config(args: argparse.Namespace) -> AugmentConfig:
+    """The AugmentConfig of the augmentation options."""
+    return AugmentConfig(rotate=args.rotate, scale_jitter=args.scale_jitter, translate=args.translate, flip=args.flip,
+                         brightness=args.brightness, contrast=args.contrast, occlusion=args.occlusion,
+                         blur=args.blur, blur_sigma=args.blur_sigma, noise=args.noise, noise_std=args.noise_std)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -163,8 +197,7 @@ class Trainer:
 
         # -- data
         self.input_size = base.input_size
-        augment = None if args.no_augment else AugmentConfig(rotate=args.rotate, flip=args.flip,
-                                                             occlusion=args.occlusion)
+        augment = None if args.no_augment else augment_config(args)
         common = dict(input_size=self.input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
                       skip_bad=args.skip_bad, crop=args.crop)
         train_split = args.train_split or ("train" if args.dataset == "synthetic" else "train-val")

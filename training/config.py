@@ -1,0 +1,121 @@
+"""Run configurations: `python -m training.train --config FILE` reads a TOML recipe
+(configs/<name>.toml) or a run's config.json, and the command line overrides it.
+
+    python -m training.train --config configs/300w.toml --data-root data/300W --device cuda
+    python -m training.train --config runs/<run>/config.json --out runs/again     # repeat a run
+
+A file's keys are train's option names (``batch-size`` or ``batch_size``), at the top level or
+inside any one-level table ([data], [model], ...: the tables only group keys for the reader).
+The values become command-line arguments placed *before* the user's own, so
+
+* every value goes through the same argparse type checks as a typed option (a bad value is an
+  error naming the file and the key, before anything runs);
+* a typed option, given after them, overrides the file (argparse keeps the last value).
+
+A run's config.json holds every option plus what describes the run rather than the recipe
+(RUN_ONLY: its out folder, --resume, the world size, the config it came from): those are dropped,
+so a repeated run writes a new folder and starts from scratch.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "RUN_ONLY", "load_config", "config_to_argv", "config_path_in"]
+
+RUN_ONLY = frozenset({"out", "resume", "world_size", "config"})
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be read or holds an unknown key or a bad value."""
+
+
+def config_path_in(argv: List[str]) -> Optional[str]:
+    """The value of --config (``--config F`` or ``--config=F``) in argv, or None."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    known, _ = pre.parse_known_args(argv)
+    return known.config
+
+
+def load_config(path) -> Dict[str, object]:
+    """{option dest: value} from a TOML file or a run's config.json (tables flattened, '-' -> '_',
+    RUN_ONLY keys of a config.json dropped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of options, got {type(data).__name__}")
+    flat: Dict[str, object] = {}
+    for key, value in data.items():
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        for name, v in items:
+            if isinstance(v, dict):
+                raise ConfigError(f"{path}: [{key}.{name}]: tables nest one level deep at most")
+            dest = str(name).replace("-", "_")
+            if dest in flat:
+                raise ConfigError(f"{path}: {name!r} is given twice")
+            flat[dest] = v
+    if path.suffix.lower() == ".json":
+        flat = {k: v for k, v in flat.items() if k not in RUN_ONLY}
+    elif "config" in flat:
+        raise ConfigError(f"{path}: a config file cannot name another config file")
+    return flat
+
+
+def config_to_argv(config: Dict[str, object], parser: argparse.ArgumentParser, source: str) -> List[str]:
+    """The command-line arguments that set `config`'s values on `parser` (see the module docstring).
+    Unknown keys and values of the wrong kind raise ConfigError naming `source` and the key."""
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    argv: List[str] = []
+    for dest, value in config.items():
+        action = actions.get(dest)
+        if action is None:
+            close = difflib.get_close_matches(dest, list(actions), n=1)
+            hint = f" (did you mean {close[0].replace('_', '-')!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown option {dest.replace('_', '-')!r}{hint}; the keys are "
+                              f"python -m training.train's options")
+        flag = next(s for s in action.option_strings if s.startswith("--"))
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: {dest.replace('_', '-')} must be true or false, got {value!r}")
+            argv += [flag] if value else []
+        elif value is None:
+            continue  # the option's default
+        elif isinstance(value, bool):
+            raise ConfigError(f"{source}: {dest.replace('_', '-')} takes a value, not {str(value).lower()}")
+        elif isinstance(value, list):
+            if action.nargs not in ("*", "+"):
+                raise ConfigError(f"{source}: {dest.replace('_', '-')} takes one value, got a list {value!r}")
+            argv += [flag, *(str(v) for v in value)]
+        elif isinstance(value, (int, float, str)):
+            argv += [flag, str(value)]
+        else:
+            raise ConfigError(f"{source}: {dest.replace('_', '-')}: unsupported value {value!r}")
+    return argv
+
+
+class RaisingParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise ConfigError instead of exiting (to check a file's values
+    and name the file in the message)."""
+
+    def __init__(self, *args, source: str = "config", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.source = source
+
+    def error(self, message):
+        raise ConfigError(f"{self.source}: {message}")
