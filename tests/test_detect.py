@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import awing_ext
-from training import detect
+from training import detect, face_detector, predict
+from training.cli import run
 from training.checkpoint import save_checkpoint
 from training.data.synthetic import render_synthetic_face
 from training.codec import HeatmapCodec
@@ -45,7 +46,7 @@ def face():
 
 
 def _run(capsys, argv):
-    code = detect.main([str(a) for a in argv])
+    code = run(detect.main, [str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -85,7 +86,8 @@ def test_detect_with_box_any_colour_mode(tmp_path, capsys, checkpoint, face, mod
     assert pts.shape == (68, 2) and len(f["scores"]) == 68
     h, w = data.shape[:2]
     # the points lie in the crop square, which may stick out of the image by the 1.25 margin
-    cx, cy, side = f["crop"]
+    cx, cy, side, angle = f["crop"]
+    assert angle == 0.0
     assert np.all(np.abs(pts - [cx, cy]) <= side / 2 + 1)
     assert np.all((pts > -side) & (pts < [w + side, h + side]))
     drawn = cv2.imread(str(overlay))
@@ -93,7 +95,7 @@ def test_detect_with_box_any_colour_mode(tmp_path, capsys, checkpoint, face, mod
 
 
 def test_geometry_round_trip():
-    """A stand-in model whose heatmap peaks on the centroid of its input's bright disc: predict_faces must give
+    """A stand-in model whose heatmap peaks on the centroid of its input's bright disc: the Predictor must give
     back the bright pixel's image position through warp -> heatmap -> crop -> inverse affine."""
     class Peak(torch.nn.Module):
         def __init__(self):
@@ -112,28 +114,31 @@ def test_geometry_round_trip():
     image = np.zeros((300, 400, 3), np.uint8)
     cv2.circle(image, (250, 120), 3, (255, 255, 255), -1)
     crop = (240.0, 130.0, 80.0)        # 80 px -> 64: 1.25 image px per crop px
-    points, scores = detect.predict_faces(Peak().eval(), image, [crop])
-    assert points.shape == (1, 68, 2) and scores.shape == (1, 68)
-    np.testing.assert_allclose(points[0, 0], [250, 120], atol=1.5)
+    out = predict.Predictor(Peak().eval()).predict_crops([image], [crop])
+    assert out.landmarks.shape == (1, 68, 2) and out.scores.shape == (1, 68)
+    np.testing.assert_allclose(out.landmarks[0, 0], [250, 120], atol=1.5)
+    # a rotated crop (the detector's rotated passes, YuNet's roll) maps back as well
+    rotated = predict.Predictor(Peak().eval()).predict_crops([image], [crop + (30.0,)])
+    np.testing.assert_allclose(rotated.landmarks[0, 0], [250, 120], atol=1.5)
 
 
 def test_box_to_crop_matches_training_crop():
     from training.data.transforms import crop_box
     pts = np.array([[10.0, 20.0], [50.0, 90.0], [30.0, 40.0]])
     box = (10, 20, 41, 71)   # pixels 10..50, 20..90
-    cx, cy, side = detect.box_to_crop(box)
+    cx, cy, side = predict.box_to_crop(box)
     tcx, tcy, tside = crop_box(pts)
     assert (cx, cy) == pytest.approx((tcx, tcy))
     assert side == pytest.approx(tside, rel=0.02)
-    hx, hy, hside = detect.haar_box_to_crop((100, 100, 200, 200))
+    hx, hy, hside = face_detector.haar_box_to_crop((100, 100, 200, 200))
     assert hx == pytest.approx(199.5) and hy == pytest.approx(199.5 + 30)
-    assert hside == pytest.approx(200 * detect.HAAR_SIDE * detect.CROP_SCALE)
+    assert hside == pytest.approx(200 * face_detector.HAAR_SIDE * predict.CROP_SCALE)
 
 
 @pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", "1,2,0,5", "1,2,5,-1", "1,2,nan,4", ""])
 def test_bad_box(capsys, checkpoint, tmp_path, text):
     with pytest.raises(SystemExit) as exc:
-        detect.main([str(tmp_path / "x.png"), "--checkpoint", str(checkpoint), "--box", text])
+        run(detect.main, [str(tmp_path / "x.png"), "--checkpoint", str(checkpoint), "--box", text])
     assert exc.value.code == 2
     assert "--box" in capsys.readouterr().err
 
@@ -159,8 +164,8 @@ def test_missing_image_and_checkpoint(tmp_path, capsys, checkpoint, monkeypatch)
 
 def _detector_or_skip():
     try:
-        return detect.haar_cascade()
-    except detect.DetectorUnavailable as exc:
+        return face_detector.HaarFaceDetector()
+    except face_detector.DetectorUnavailable as exc:
         pytest.skip(f"no Haar face detector in this OpenCV: {exc}")
 
 
@@ -192,7 +197,7 @@ def test_detector_on_real_photo(tmp_path, capsys, checkpoint):
     text = (photo.with_suffix(".pts")).read_text()
     pts = np.array(text.split("{")[1].split("}")[0].split(), float).reshape(-1, 2) - 1
     lo, hi = pts.min(0), pts.max(0)
-    cx, cy, side = faces[0]["crop"]
+    cx, cy, side, _ = faces[0]["crop"]
     assert np.all(np.abs(lo - [cx, cy]) < side / 2) and np.all(np.abs(hi - [cx, cy]) < side / 2)
     assert side < 1.5 * max(hi - lo)
     assert cv2.imread(str(overlay)) is not None

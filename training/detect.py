@@ -1,82 +1,66 @@
-"""Find faces in one image and predict their landmarks.
+"""Find faces and predict their landmarks in an image, a folder of images or a video.
 
-    python -m training.detect IMAGE [--checkpoint CKPT] [--box x,y,w,h] [--out overlay.png]
+    python -m training.detect photo.jpg [--out overlay.png]            # one JSON object
+    python -m training.detect photos/ [--out overlays/]                 # JSON lines, one per image
+    python -m training.detect clip.mp4 --smooth [--out overlay.mp4]     # JSON lines, one per frame
 
-Steps, per face:
-  1. a face box: OpenCV's Haar cascade (haarcascade_frontalface_default.xml, the frontal-face
-     detector OpenCV bundles), or the ``--box`` given;
-  2. the box -> the square crop the model was trained on (see below), ``crop_matrix`` ->
-     one ``cv2.warpAffine`` to the model's S x S input;
-  3. the model -> the last stack's heatmaps -> ``awing_ext.decode_heatmaps(..., "dark")`` ->
-     crop pixels (``HeatmapCodec.heatmap_to_crop``) -> image pixels (the inverse affine).
+Per face: a face box from the detector (training/face_detector.py: OpenCV's Haar cascades in
+several passes, or ``--yunet model.onnx``), or the ``--box x,y,w,h`` given (the tight box around
+the face's landmarks, as training crops); the crop the model was trained on; the Predictor
+(training/predict.py) -> landmarks in image pixels and per-point scores. ``--flip-test`` averages
+the heatmaps of each crop and its mirror.
 
-The result is printed to stdout as JSON:
-    {"image": IMAGE, "faces": [{"box": [x, y, w, h], "crop": [cx, cy, side],
-                                "landmarks": [[x, y], ...], "scores": [...]}, ...]}
-with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md); "box" is the
-detector's (or the given) box, "crop" the square the model saw (centre and side, image pixels);
-"scores" are the heatmap peaks (higher = more confident). ``--out`` writes an overlay (the box,
-the crop square and the points). Exit code 1 and "no face found in IMAGE (try --box x,y,w,h)"
-on stderr when the detector finds nothing; 2 for bad arguments (argparse).
+Output (stdout), per image or frame:
+    {"image": PATH, "faces": [{"box": [x, y, w, h], "crop": [cx, cy, side, angle],
+                               "landmarks": [[x, y], ...], "scores": [...]}, ...]}
+    {"video": PATH, "frame": i, "time": seconds, "faces": [{..., "track": id}, ...]}
+with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md); "crop" is the
+square the model saw (centre, side, roll in degrees counter-clockwise); "scores" are heatmap peaks
+(higher = more confident). A folder's unreadable image gives {"image": PATH, "error": "..."} and
+the run goes on.
 
-Box -> crop. Training crops the square of side 1.25 x the larger side of the landmarks' bounding
-box, centred on that box (``transforms.crop_box``). So:
-  * ``--box`` is read as that landmark box (the tight box around the 68 points, brows to chin,
-    ear to ear): the crop is exactly the training crop around it;
-  * a Haar box is not: it is square, sits a little high (it starts above the brows and stops
-    around the mouth/chin) and is larger than the landmark box. The mapping, calibrated on the
-    15 real photos with 68 dlib landmarks (not shipped; 12 detected; landmark box vs Haar box, in Haar box
-    sides; see HAAR_SHIFT / HAAR_SIDE): landmark-box centre = Haar centre + (0.0, 0.15) * side
-    (measured: x +0.005 +- 0.079, y +0.152 +- 0.023), landmark-box side = 0.85 * Haar side
-    (measured 0.849 +- 0.051, median 0.834); then the usual 1.25 margin: crop side = 1.0625 x the
-    Haar side. On those 12 faces the crop's centre is off the training crop's by 6.5 % of its side
-    on average (16 % at worst) and its side is 0.88-1.11 x the training side: inside the training
-    augmentation's range (translation +-8 %, scale +-15 %) for most faces.
+Video: frames are read in order (OpenCV's VideoCapture: mp4, avi, mov, mkv, ... as its FFmpeg
+build reads), batched through the model, and faces are linked across frames into tracks (nearest
+crop centre within half a crop side; a track unseen for a second ends). ``--smooth`` filters
+each track's landmarks with a One Euro filter (training/smoothing.py; ``--smooth-cutoff``,
+``--smooth-beta``) against frame-to-frame jitter. ``--out`` writes the overlay video (.mp4: mp4v,
+.avi: MJPG) at the input's frame rate.
 
-Checkpoint: ``--checkpoint`` or, when not given, the newest ``runs/*/best.pt`` under the current
-directory (what ``python -m training.train`` writes by default); if there is none, an error says
-so. The image may be any size and colour mode: grey, RGB, RGBA/BGRA (alpha dropped), 8 or 16 bit.
+Exit codes: 0; 1 when a single image has no face ("no face found in IMAGE (try --box x,y,w,h)"
+on stderr); 2 for bad arguments and files. Checkpoint: ``--checkpoint`` or the newest
+runs/*/best.pt under the current directory.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
 
-from .cli import int_at_least, run
-from .checkpoint import load_checkpoint, load_model
-from .codec import HeatmapCodec
-from .data.io import load_image_rgb
-from .data.transforms import apply_affine, crop_matrix
-from .models.inputs import model_input
-from .runtime import resolve_device
+from .cli import float_above, float_at_least, int_at_least, run
+from .data.io import DataError, IMAGE_EXTENSIONS
+from .face_detector import Face, build_detector
+from .predict import Predictor, as_rgb_image, box_to_crop
+from .runtime import keep_freed_memory, resolve_device
+from .smoothing import OneEuroFilter
 
-__all__ = ["HAAR_FILE", "HAAR_SHIFT", "HAAR_SIDE", "CROP_SCALE", "DetectorUnavailable", "parse_box",
-           "load_image", "find_checkpoint", "haar_cascade", "detect_faces", "box_to_crop",
-           "haar_box_to_crop", "predict_faces", "draw_overlay", "main"]
+__all__ = ["VIDEO_EXTENSIONS", "parse_box", "find_checkpoint", "draw_overlay", "face_records", "main"]
 
-HAAR_FILE = "haarcascade_frontalface_default.xml"
-HAAR_SHIFT = (0.0, 0.15)   # landmark-box centre - Haar-box centre, in Haar box sides (x, y)
-HAAR_SIDE = 0.85           # landmark-box larger side / Haar box side
-CROP_SCALE = 1.25          # crop side / landmark-box larger side, as in training (crop_box)
-# detectMultiScale settings, chosen on faces68: 12/15 faces found, 1 false positive
-HAAR_SCALE_FACTOR = 1.1
-HAAR_MIN_NEIGHBORS = 5
-HAAR_MIN_SIZE = 0.05       # smallest face side, as a fraction of the image's smaller side (>= 20 px)
-
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+VIDEO_FOURCC = {".avi": "MJPG"}     # everything else: mp4v
 BOX_COLOR = (0, 200, 0)     # RGB
 CROP_COLOR = (0, 120, 255)
 POINT_COLOR = (230, 0, 0)
 
 
-class DetectorUnavailable(RuntimeError):
-    """This OpenCV build has no Haar cascade (OpenCV 5 dropped CascadeClassifier and its data)."""
+class NoFace(Exception):
+    """A single image in which the detector found no face (exit code 1)."""
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -96,12 +80,6 @@ def parse_box(text: str) -> Tuple[float, float, float, float]:
     return x, y, w, h
 
 
-def load_image(path) -> np.ndarray:
-    """RGB uint8 (H, W, 3) from any image file (training.data.io.load_image_rgb: grey, grey+alpha,
-    BGR, BGRA with alpha dropped, 16-bit, float); DataError (a ValueError) naming the file."""
-    return load_image_rgb(path)
-
-
 def find_checkpoint(explicit: Optional[str], search_root: Path = Path(".")) -> Path:
     """The checkpoint to use: `explicit`, else the newest runs/*/best.pt under `search_root`."""
     if explicit:
@@ -116,70 +94,39 @@ def find_checkpoint(explicit: Optional[str], search_root: Path = Path(".")) -> P
     return found[-1]
 
 
-# ---------------------------------------------------------------------------------------- boxes
-def haar_cascade(path: Optional[str] = None):
-    """OpenCV's bundled frontal-face Haar cascade (or the XML at `path`)."""
-    if not hasattr(cv2, "CascadeClassifier"):
-        raise DetectorUnavailable(
-            f"OpenCV {cv2.__version__} has no Haar cascade detector (OpenCV 5 removed CascadeClassifier): "
-            f"pass the face box with --box x,y,w,h, or install OpenCV 4 (pip install 'opencv-python-headless<5')")
-    if path is None:
-        path = str(Path(getattr(getattr(cv2, "data", None), "haarcascades", "")) / HAAR_FILE)
-    if not Path(path).is_file():
-        raise DetectorUnavailable(
-            f"the Haar cascade {path} is missing from this OpenCV {cv2.__version__} install: pass --cascade "
-            f"XML or the face box with --box x,y,w,h (opencv-python(-headless) 4.x ships the file)")
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise DetectorUnavailable(f"cannot load the Haar cascade {path}")
-    return cascade
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-def detect_faces(image_rgb: np.ndarray, cascade=None, scale_factor: float = HAAR_SCALE_FACTOR,
-                 min_neighbors: int = HAAR_MIN_NEIGHBORS) -> List[Tuple[int, int, int, int]]:
-    """Face boxes (x, y, w, h), largest first, from the Haar cascade run on the grey image."""
-    cascade = cascade if cascade is not None else haar_cascade()
-    grey = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
-    m = max(20, int(min(grey.shape) * HAAR_MIN_SIZE))
-    found = cascade.detectMultiScale(grey, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(m, m))
-    boxes = [tuple(int(v) for v in b) for b in (found if len(found) else [])]
-    return sorted(boxes, key=lambda b: -b[2] * b[3])
+# ---------------------------------------------------------------------------------------- faces
+class FaceFinder:
+    """The faces of an image: the given box, or the detector's (largest `max_faces`)."""
+
+    def __init__(self, box: Optional[Sequence[float]], detector, max_faces: int):
+        self.box, self.detector, self.max_faces = box, detector, max_faces
+
+    def __call__(self, image: np.ndarray) -> List[Face]:
+        if self.box is not None:
+            return [Face(tuple(self.box), box_to_crop(self.box) + (0.0,))]
+        faces = self.detector(image)
+        return faces[:self.max_faces] if self.max_faces > 0 else faces
 
 
-def box_to_crop(box: Sequence[float], scale: float = CROP_SCALE) -> Tuple[float, float, float]:
-    """A landmark box (x, y, w, h) -> the training crop (cx, cy, side), as transforms.crop_box does
-    for the landmarks: the box covers pixels x .. x + w - 1, so its centre is x + (w - 1) / 2."""
-    x, y, w, h = (float(v) for v in box)
-    return x + (w - 1) / 2, y + (h - 1) / 2, max(scale * max(w, h), 1.0)
-
-
-def haar_box_to_crop(box: Sequence[float], shift: Tuple[float, float] = HAAR_SHIFT, side: float = HAAR_SIDE,
-                     scale: float = CROP_SCALE) -> Tuple[float, float, float]:
-    """A Haar box (x, y, w, h) -> the training crop (cx, cy, side) (see the module docstring)."""
-    x, y, w, h = (float(v) for v in box)
-    cx, cy = x + (w - 1) / 2 + shift[0] * w, y + (h - 1) / 2 + shift[1] * h
-    return cx, cy, max(scale * side * max(w, h), 1.0)
-
-
-# ---------------------------------------------------------------------------------------- model
-@torch.no_grad()
-def predict_faces(model: torch.nn.Module, image_rgb: np.ndarray, crops: Sequence[Tuple[float, float, float]],
-                  device: torch.device = torch.device("cpu")) -> Tuple[np.ndarray, np.ndarray]:
-    """Landmarks (F, K, 2) in image pixels and scores (F, K) for each crop (cx, cy, side)."""
-    cfg = model.config
-    s, k = cfg.input_size, cfg.num_landmarks
-    mats = [crop_matrix(cx, cy, side, s) for cx, cy, side in crops]
-    batch = np.stack([cv2.warpAffine(image_rgb, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                     borderValue=(0, 0, 0)).transpose(2, 0, 1) for m in mats])
-    codec = HeatmapCodec(s, s // 4, boundary_scheme=None)
-    coords, scores = codec.decode(model(model_input(torch.from_numpy(batch).to(device), cfg))[-1], k)
-    coords = coords.cpu().numpy().astype(np.float64)
-    points = np.stack([apply_affine(c, cv2.invertAffineTransform(m)) for c, m in zip(coords, mats)])
-    return points, scores.cpu().numpy()
+def face_records(predictor: Predictor, images: Sequence[np.ndarray], faces: Sequence[List[Face]]) -> List[list]:
+    """Per image, its faces as JSON-ready dicts; one predict_crops call for all of them."""
+    flat = [(i, f) for i, fs in enumerate(faces) for f in fs]
+    out = predictor.predict_crops([images[i] for i, _ in flat], [f.crop for _, f in flat])
+    records: List[list] = [[] for _ in images]
+    for (i, face), points, scores in zip(flat, out.landmarks, out.scores):
+        records[i].append({"box": [float(v) for v in face.box],
+                           "crop": [round(float(v), 3) for v in face.crop],
+                           "landmarks": np.round(points, 3).tolist(), "scores": np.round(scores, 5).tolist()})
+    return records
 
 
 def draw_overlay(image_rgb: np.ndarray, faces: Sequence[dict]) -> np.ndarray:
-    """A copy of the image (RGB) with each face's box (green), crop square (blue) and points (red)."""
+    """A copy of the image (RGB) with each face's box (green), crop square (blue, rotated with the
+    crop) and points (red)."""
     out = np.ascontiguousarray(image_rgb.copy())
     size = max(out.shape[:2])
     thick = max(1, round(size / 400))
@@ -190,28 +137,187 @@ def draw_overlay(image_rgb: np.ndarray, faces: Sequence[dict]) -> np.ndarray:
         x, y, w, h = face["box"]
         cv2.rectangle(out, (round(x * f), round(y * f)), (round((x + w - 1) * f), round((y + h - 1) * f)),
                       BOX_COLOR, thick, cv2.LINE_AA, shift)
-        cx, cy, side = face["crop"]
-        x0, y0 = cx - (side - 1) / 2, cy - (side - 1) / 2
-        cv2.rectangle(out, (round(x0 * f), round(y0 * f)), (round((x0 + side - 1) * f), round((y0 + side - 1) * f)),
-                      CROP_COLOR, thick, cv2.LINE_AA, shift)
+        cx, cy, side = face["crop"][:3]
+        angle = face["crop"][3] if len(face["crop"]) > 3 else 0.0
+        # crop_matrix rotates the image counter-clockwise by `angle`: the square is turned back the other way
+        corners = cv2.boxPoints(((cx, cy), (side - 1, side - 1), -angle))
+        cv2.polylines(out, [np.round(corners * f).astype(np.int32)], True, CROP_COLOR, thick, cv2.LINE_AA, shift)
         for px, py in face["landmarks"]:
             if np.isfinite(px) and np.isfinite(py):
                 cv2.circle(out, (round(px * f), round(py * f)), radius * f, POINT_COLOR, -1, cv2.LINE_AA, shift)
     return out
 
 
+def write_image(path: Path, image_rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
+        raise ValueError(f"cannot write the overlay to {path} (unknown image extension?)")
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def run_image(args, predictor: Predictor, find: FaceFinder) -> int:
+    image = as_rgb_image(args.input)
+    faces = find(image)
+    if not faces:
+        raise NoFace(f"no face found in {args.input} (try --box x,y,w,h)")
+    records = face_records(predictor, [image], [faces])[0]
+    if args.out:
+        write_image(Path(args.out), draw_overlay(image, records))
+        print(f"overlay written: {args.out}", file=sys.stderr)
+    print(json.dumps({"image": str(args.input), "checkpoint": str(args.checkpoint), "faces": records}))
+    return 0
+
+
+def run_folder(args, predictor: Predictor, find: FaceFinder) -> int:
+    folder = Path(args.input)
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise FileNotFoundError(f"no images in {folder} (extensions: {', '.join(IMAGE_EXTENSIONS[:11])}, ...; "
+                                f"either case)")
+    found = unreadable = 0
+    for start in range(0, len(paths), args.batch_size):
+        chunk, images, faces = paths[start:start + args.batch_size], [], []
+        for path in chunk:
+            try:
+                images.append(as_rgb_image(path))
+                faces.append(find(images[-1]))
+            except (DataError, ValueError) as exc:
+                images.append(None)
+                faces.append([])
+                unreadable += 1
+                print(json.dumps({"image": str(path), "error": str(exc)}))
+        readable = [i for i, im in enumerate(images) if im is not None]
+        records = face_records(predictor, [images[i] for i in readable], [faces[i] for i in readable])
+        for i, rec in zip(readable, records):
+            found += bool(rec)
+            print(json.dumps({"image": str(chunk[i]), "faces": rec}))
+            if args.out:
+                write_image(Path(args.out) / f"{chunk[i].stem}.png", draw_overlay(images[i], rec))
+    print(f"{len(paths)} images: {found} with a face, {len(paths) - found - unreadable} without, "
+          f"{unreadable} unreadable" + (f"; overlays in {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+@dataclass
+class Track:
+    id: int
+    centre: np.ndarray
+    side: float
+    last_frame: int
+    smoother: Optional[OneEuroFilter] = field(default=None)
+
+
+class Tracker:
+    """Links each frame's faces to the previous frames' (nearest crop centre within half a side)
+    and smooths each track's landmarks (One Euro filter) when asked."""
+
+    def __init__(self, fps: float, smooth: bool, min_cutoff: float, beta: float):
+        self.fps, self.smooth, self.min_cutoff, self.beta = fps, smooth, min_cutoff, beta
+        self.tracks: List[Track] = []
+        self.next_id = 0
+
+    def update(self, frame: int, faces: List[dict]) -> None:
+        self.tracks = [t for t in self.tracks if frame - t.last_frame <= max(1, round(self.fps))]
+        free = list(self.tracks)
+        for face in faces:
+            centre, side = np.array(face["crop"][:2]), face["crop"][2]
+            near = [(float(np.linalg.norm(t.centre - centre)), t) for t in free]
+            near = [(d, t) for d, t in near if d < 0.5 * max(side, t.side)]
+            if near:
+                track = min(near, key=lambda dt: dt[0])[1]
+                free.remove(track)
+            else:
+                track = Track(self.next_id, centre, side, frame,
+                              OneEuroFilter(self.min_cutoff, self.beta) if self.smooth else None)
+                self.next_id += 1
+                self.tracks.append(track)
+            track.centre, track.side, track.last_frame = centre, side, frame
+            face["track"] = track.id
+            if track.smoother is not None:
+                face["landmarks"] = np.round(track.smoother(np.array(face["landmarks"]), frame / self.fps), 3).tolist()
+
+
+def read_frames(capture, batch: int) -> Iterator[List[np.ndarray]]:
+    """Batches of RGB frames, in order, until the video ends."""
+    frames: List[np.ndarray] = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        if len(frames) == batch:
+            yield frames
+            frames = []
+    if frames:
+        yield frames
+
+
+def run_video(args, predictor: Predictor, find: FaceFinder) -> int:
+    path = Path(args.input)
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ValueError(f"cannot open the video {path} (corrupt, or a format this OpenCV's FFmpeg cannot read)")
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    fps = fps if math.isfinite(fps) and fps > 0 else 25.0
+    tracker = Tracker(fps, args.smooth, args.smooth_cutoff, args.smooth_beta)
+    writer, frame_index, with_face = None, 0, 0
+    try:
+        for frames in read_frames(capture, args.batch_size):
+            records = face_records(predictor, frames, [find(f) for f in frames])
+            for image, faces in zip(frames, records):
+                tracker.update(frame_index, faces)
+                with_face += bool(faces)
+                print(json.dumps({"video": str(path), "frame": frame_index, "time": round(frame_index / fps, 4),
+                                  "faces": faces}))
+                if args.out:
+                    writer = writer or open_video_writer(Path(args.out), fps, image.shape[1], image.shape[0])
+                    writer.write(cv2.cvtColor(draw_overlay(image, faces), cv2.COLOR_RGB2BGR))
+                frame_index += 1
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    if frame_index == 0:
+        raise ValueError(f"no frame could be read from {path} (empty or corrupt video)")
+    print(f"{frame_index} frames at {fps:g} fps: {with_face} with a face, {tracker.next_id} track(s)"
+          + (f"; overlay video {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def open_video_writer(path: Path, fps: float, width: int, height: int):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC.get(path.suffix.lower(), "mp4v"))
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
+    if not writer.isOpened():
+        raise ValueError(f"cannot write the overlay video {path} (use .mp4 or .avi)")
+    return writer
+
+
 # ---------------------------------------------------------------------------------------- CLI
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.detect", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("image", help="the image (any size; grey, RGB or RGBA; 8 or 16 bit)")
-    p.add_argument("--checkpoint", default=None, help="a .pt written by training.train (default: the newest "
-                                                      "runs/*/best.pt)")
-    p.add_argument("--box", default=None, help="x,y,w,h: the face's landmark box in image pixels; skips the detector")
-    p.add_argument("--out", default=None, help="write an overlay image (points, box, crop) here")
+    p.add_argument("input", help="an image (any size; grey, RGB or RGBA; 8 or 16 bit), a folder of images or a video")
+    p.add_argument("--checkpoint", default=None, help="a .pt written by training.train or training.convert "
+                                                      "(default: the newest runs/*/best.pt)")
+    p.add_argument("--box", default=None, help="x,y,w,h: the face's landmark box in image pixels (every image or "
+                                               "frame); skips the detector")
+    p.add_argument("--out", default=None, help="overlay: an image file (image input), a folder (folder input) "
+                                               "or a video file, .mp4 or .avi (video input)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--cascade", default=None, help="a Haar cascade XML (default: OpenCV's bundled frontal face)")
-    p.add_argument("--max-faces", type=int_at_least(0), default=0, help="keep the largest N faces (0: all)")
+    p.add_argument("--flip-test", action="store_true", help="average each crop's heatmaps with its mirror's")
+    p.add_argument("--batch-size", type=int_at_least(1), default=16, help="images or frames per model batch")
+    g = p.add_argument_group("face detector (training/face_detector.py)")
+    g.add_argument("--cascade", default=None, help="one Haar cascade XML instead of the bundled passes")
+    g.add_argument("--single-pass", action="store_true", help="only the first Haar pass (frontalface_default)")
+    g.add_argument("--yunet", default=None, metavar="ONNX", help="a YuNet face detector model "
+                   "(OpenCV Zoo's face_detection_yunet_2023mar.onnx) run by cv2.FaceDetectorYN")
+    g.add_argument("--max-faces", type=int_at_least(0), default=0, help="keep the largest N faces (0: all)")
+    g = p.add_argument_group("video")
+    g.add_argument("--smooth", action="store_true", help="One Euro filtering of each track's landmarks")
+    g.add_argument("--smooth-cutoff", type=float_above(0), default=1.0, help="One Euro min cutoff, Hz (lower: steadier)")
+    g.add_argument("--smooth-beta", type=float_at_least(0), default=0.05, help="One Euro speed coefficient "
+                                                                                "(higher: less lag)")
     args = p.parse_args(argv)
     if args.box is not None:
         try:
@@ -223,38 +329,26 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()
+    source = Path(args.input)
+    if not source.exists():
+        raise FileNotFoundError(f"image file not found: {source}" if not is_video(source)
+                                else f"video file not found: {source}")
+    device = resolve_device(args.device)
+    args.checkpoint = find_checkpoint(args.checkpoint)
+    find = FaceFinder(args.box, None if args.box is not None else build_detector(args.cascade, args.yunet,
+                                                                                 args.single_pass), args.max_faces)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device, flip_test=args.flip_test,
+                                          batch_size=args.batch_size)
     try:
-        device = resolve_device(args.device)
-        ckpt_path = find_checkpoint(args.checkpoint)
-        image = load_image(args.image)
-        if args.box is not None:
-            boxes, crops = [args.box], [box_to_crop(args.box)]
-        else:
-            boxes = detect_faces(image, haar_cascade(args.cascade))
-            if args.max_faces > 0:
-                boxes = boxes[:args.max_faces]
-            if not boxes:
-                print(f"no face found in {args.image} (try --box x,y,w,h)", file=sys.stderr)
-                return 1
-            crops = [haar_box_to_crop(b) for b in boxes]
-        model = load_model(load_checkpoint(ckpt_path, map_location=device), device)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    points, scores = predict_faces(model, image, crops, device)
-    faces = [{"box": [float(v) for v in b], "crop": [round(float(v), 3) for v in c],
-              "landmarks": np.round(p, 3).tolist(), "scores": np.round(s, 5).tolist()}
-             for b, c, p, s in zip(boxes, crops, points, scores)]
-    result = {"image": str(args.image), "checkpoint": str(ckpt_path), "faces": faces}
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(out), cv2.cvtColor(draw_overlay(image, faces), cv2.COLOR_RGB2BGR)):
-            print(f"error: cannot write the overlay to {out} (unknown image extension?)", file=sys.stderr)
-            return 2
-        print(f"overlay written: {out}", file=sys.stderr)
-    print(json.dumps(result))
-    return 0
+        if source.is_dir():
+            return run_folder(args, predictor, find)
+        if is_video(source):
+            return run_video(args, predictor, find)
+        return run_image(args, predictor, find)
+    except NoFace as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python -m training.evaluate --checkpoint runs/<run>/best.pt [--split test] [--out DIR]
     python -m training.evaluate --checkpoint best.pt --dataset folder --data-root my_photos   # any data
+    python -m training.evaluate --checkpoint best.pt --flip-test      # + mirrored crops, averaged heatmaps
 
 The dataset, model and crop settings come from the checkpoint's recorded config; options given
 here override them. Prints a results table (the model beside the mean shape of the training
@@ -22,6 +23,7 @@ from .codec import HeatmapCodec
 from .data.registry import DATASETS, build_base, build_dataset
 from .evaluation import evaluate_split, format_report, train_crop_landmarks
 from .metrics import format_table
+from .predict import flip_permutation_of
 from .released_protocol import evaluate_released
 from .runtime import keep_freed_memory, resolve_device
 
@@ -42,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int_at_least(0), default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="where to write results (default: the checkpoint's folder)")
+    p.add_argument("--flip-test", action="store_true",
+                   help="average the heatmaps of each crop and its mirror (left/right points swapped back): "
+                        "the flip test of mmpose/HRNet evaluations, 2x the compute")
     p.add_argument("--protocol", default="awing", choices=("awing", "released"),
                    help="awing: this package's crop, DARK decoding and normaliser; released: the authors' "
                         "released WFLW test protocol (training/released_protocol.py) for comparing with their numbers")
@@ -78,7 +83,9 @@ def main(argv=None) -> dict:
                             baseline, device=device, out=out, suffix=f"_{args.split}",
                             title=f"CED, {name} {args.split}", batch_size=args.batch_size,
                             workers=args.workers, threshold=args.threshold,
-                            extra={"checkpoint": str(args.checkpoint), "dataset": name, "split": args.split})
+                            extra={"checkpoint": str(args.checkpoint), "dataset": name, "split": args.split,
+                                   "flip_test": args.flip_test},
+                            flip_permutation=flip_permutation_of(points) if args.flip_test else None)
     print(f"{name} {args.split}: {report['samples']} images, NME normalised by the {report['normaliser']}",
           file=sys.stderr)
     print(format_report(report))
@@ -88,6 +95,8 @@ def main(argv=None) -> dict:
 
 def _released(args, name: str, cfg: dict, model, device) -> dict:
     """--protocol released: the released code's crops, decoding and normaliser (WFLW)."""
+    if args.flip_test:
+        raise ValueError("--flip-test is not part of the released protocol: drop one of them")
     if name != "wflw":
         raise SystemExit(f"error: --protocol released is defined for WFLW only (the released code's test crops "
                          f"need its annotation boxes); the data here is {name!r}")

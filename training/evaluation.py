@@ -2,11 +2,12 @@
 baseline (per subset where the dataset defines them), the CED plot and the prediction grid.
 
 evaluate_split is the one evaluation: `python -m training.evaluate` calls it on a checkpoint,
-`python -m training.train` on its best.pt at the end of a run.
+`python -m training.train` on its best.pt at the end of a run. Predictions go through
+training.predict.crop_landmarks, as the Predictor's and detect's do.
 """
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -17,28 +18,22 @@ from awing_ext.schemes import get_scheme
 from . import metrics, visualize
 from .codec import HeatmapCodec
 from .data.registry import build_dataset, subsets_of
-from .models.inputs import model_input
-
-
-@torch.no_grad()
-def predict_landmarks(model: torch.nn.Module, images: Tensor, codec: HeatmapCodec,
-                      channels_last: bool = False) -> tuple:
-    """Landmarks (N, K, 2) in crop pixels and scores (N, K) from the last stack's heatmaps."""
-    outputs = model(model_input(images, model.config, channels_last))
-    return codec.decode(outputs[-1], model.config.num_landmarks)
+from .predict import crop_landmarks
 
 
 @torch.no_grad()
 def run_evaluation(model: torch.nn.Module, loader, device: torch.device, codec: HeatmapCodec,
-                   channels_last: bool = False, keep_images: int = 16) -> dict:
-    """Predicts every sample of `loader`: {"pred", "gt", "visible" (N, K[, 2]) numpy in crop
-    pixels, "images": the first `keep_images` crops (uint8 HWC) for the prediction grid}."""
+                   channels_last: bool = False, keep_images: int = 16,
+                   flip_permutation: Optional[Sequence[int]] = None) -> dict:
+    """Predicts every sample of `loader` (predict.crop_landmarks; flip-averaged with a permutation):
+    {"pred", "gt", "visible" (N, K[, 2]) numpy in crop pixels, "images": the first `keep_images`
+    crops (uint8 HWC) for the prediction grid}."""
     was_training = model.training
     model.eval()
     preds, gts, vis, images = [], [], [], []
     for batch in loader:
         imgs = batch["image"].to(device, non_blocking=True)
-        pred, _ = predict_landmarks(model, imgs, codec, channels_last)
+        pred, _ = crop_landmarks(model, imgs, codec, flip_permutation, channels_last)
         preds.append(pred.cpu().numpy())
         gts.append(batch["landmarks"].numpy())
         vis.append(batch["visible"].numpy())
@@ -91,12 +86,12 @@ def train_crop_landmarks(dataset: str, input_size: int, *, seed: int, data_root:
 def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baseline_landmarks: np.ndarray, *,
                    device: torch.device, out: Path, suffix: str, title: str, batch_size: int = 32,
                    workers: int = 0, threshold: float = 0.1, channels_last: bool = False,
-                   extra: Optional[dict] = None) -> dict:
+                   extra: Optional[dict] = None, flip_permutation: Optional[Sequence[int]] = None) -> dict:
     """Evaluates `model` on `dataset` beside the mean shape of `baseline_landmarks`; writes
     results{suffix}.json, ced{suffix}.png and predictions{suffix}.png to `out`; returns the report."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
                                          pin_memory=device.type == "cuda")
-    result = run_evaluation(model, loader, device, codec, channels_last)
+    result = run_evaluation(model, loader, device, codec, channels_last, flip_permutation=flip_permutation)
     baseline = metrics.MeanShapeBaseline().fit(baseline_landmarks)
     report, curves = evaluation_report(result, subsets_of(dataset), baseline.mean_shape_, threshold)
     report = {**(extra or {}), **report}

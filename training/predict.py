@@ -1,0 +1,205 @@
+"""Landmarks for applications: load a checkpoint once, then predict on images of any size.
+
+    from training.predict import Predictor
+    predictor = Predictor.from_checkpoint("runs/<run>/best.pt", device="cuda", flip_test=True)
+    out = predictor.predict([image_a, image_b], boxes=[(x, y, w, h), None])
+    out.landmarks   # (N, K, 2) float64, image pixels (pixel centres at integers)
+    out.scores      # (N, K) heatmap peaks, higher = more confident
+
+One face per image. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, W) and RGBA are
+converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
+tight box around its landmarks as training crops it (scale 1.25 around it), or None to take the
+image itself as the crop (a face already cropped: its centre, side = its larger side). Faces from
+a detector: ``predict_crops`` with training.face_detector's crops (which may carry a roll angle).
+
+Every prediction of the package goes through ``crop_landmarks`` below: evaluation
+(training/evaluation.py), training's validation, detect (stills, folders, video) and this class.
+The flip test (``flip_test=True``, evaluate/detect ``--flip-test``) also runs the mirrored crop,
+mirrors its heatmaps back, re-orders them with the scheme's left/right permutation and averages
+them with the plain heatmaps before decoding (as mmpose and HRNet evaluate). With pixel centres
+at integer coordinates, mirroring the S-px input is x -> S-1-x and mirroring the H-px heatmap is
+exactly x -> H-1-x, so no half-pixel shift is needed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from awing_ext.schemes import get_scheme
+
+from .codec import HeatmapCodec
+from .data.io import load_image_rgb
+from .data.transforms import apply_affine, crop_matrix
+from .models.inputs import model_input
+from .runtime import resolve_device
+
+__all__ = ["CROP_SCALE", "Crop", "Predictions", "Predictor", "box_to_crop", "image_as_crop", "as_rgb_image",
+           "flip_permutation_of", "crop_landmarks"]
+
+CROP_SCALE = 1.25          # crop side / landmark-box larger side, as in training (transforms.crop_box)
+Crop = Tuple[float, ...]   # (cx, cy, side) or (cx, cy, side, angle): image pixels, degrees counter-clockwise
+ImageLike = Union[np.ndarray, str, Path]
+
+
+# ---------------------------------------------------------------------------------------- geometry
+def box_to_crop(box: Sequence[float], scale: float = CROP_SCALE) -> Tuple[float, float, float]:
+    """A landmark box (x, y, w, h) -> the training crop (cx, cy, side), as transforms.crop_box does
+    for the landmarks: the box covers pixels x .. x + w - 1, so its centre is x + (w - 1) / 2."""
+    if len(box) != 4:
+        raise ValueError(f"a face box is (x, y, w, h), got {tuple(box)!r}")
+    x, y, w, h = (float(v) for v in box)
+    if not np.all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+        raise ValueError(f"a face box (x, y, w, h) needs finite values and w, h > 0, got {tuple(box)!r}")
+    return x + (w - 1) / 2, y + (h - 1) / 2, max(scale * max(w, h), 1.0)
+
+
+def image_as_crop(image: np.ndarray) -> Tuple[float, float, float]:
+    """The whole image as the crop: its centre, side = its larger side."""
+    h, w = image.shape[:2]
+    return (w - 1) / 2, (h - 1) / 2, float(max(h, w))
+
+
+def as_rgb_image(image: ImageLike) -> np.ndarray:
+    """RGB uint8 (H, W, 3) from a file path or an array: grey (H, W) or (H, W, 1) is repeated, RGBA
+    loses its alpha; anything else (other dtypes, empty images) is a ValueError saying what it got."""
+    if isinstance(image, (str, Path)):
+        return load_image_rgb(image)
+    if isinstance(image, torch.Tensor):
+        raise TypeError("images are numpy arrays (H, W, 3) RGB uint8 or file paths, got a torch.Tensor "
+                        "(use tensor.permute(1, 2, 0).cpu().numpy() for a (3, H, W) tensor)")
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 RGB (H, W, 3), got dtype {array.dtype}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f"images must be (H, W, 3) RGB (or grey (H, W), RGBA), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"empty image, shape {array.shape}")
+    return np.ascontiguousarray(array[..., :3])
+
+
+def flip_permutation_of(num_landmarks: int) -> Tuple[int, ...]:
+    """The left/right permutation of the model's landmark scheme (68, 98 or 29 points)."""
+    try:
+        return get_scheme(num_landmarks).flip
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"the flip test needs a landmark scheme with a left/right permutation; a model with "
+                         f"{num_landmarks} points has none ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------- the model
+@torch.no_grad()
+def crop_landmarks(model: torch.nn.Module, crops_uint8: Tensor, codec: HeatmapCodec,
+                   flip_permutation: Optional[Sequence[int]] = None,
+                   channels_last: bool = False) -> Tuple[Tensor, Tensor]:
+    """The one prediction: (N, 3, S, S) uint8 crops on the model's device -> landmarks (N, K, 2) in
+    crop pixels and scores (N, K), from the last stack's heatmaps (flip-averaged when a permutation
+    is given)."""
+    k = model.config.num_landmarks
+    heat = model(model_input(crops_uint8, model.config, channels_last))[-1][:, :k].float()
+    if flip_permutation is not None:
+        mirrored = model(model_input(crops_uint8.flip(-1), model.config, channels_last))[-1][:, :k].float()
+        perm = torch.as_tensor(list(flip_permutation), device=heat.device)
+        heat = (heat + mirrored.flip(-1)[:, perm]) * 0.5
+    return codec.decode(heat, k)
+
+
+@dataclass
+class Predictions:
+    landmarks: np.ndarray   # (N, K, 2) float64, image pixels
+    scores: np.ndarray      # (N, K) float32, heatmap peak values
+    crops: np.ndarray       # (N, 4) float64: cx, cy, side, angle of the crop each face was seen in
+
+    def __len__(self) -> int:
+        return len(self.landmarks)
+
+
+class Predictor:
+    """A model loaded once, predicting landmarks on images in image coordinates (module docstring).
+
+    Args:
+        model: a FAN (training.models) in eval mode, on `device`.
+        device: where it runs.
+        flip_test: also predict on the mirrored crop and average (2x the compute).
+        batch_size: crops per forward pass.
+        decode_method: awing_ext.decode_heatmaps method ("dark", "quarter", "argmax").
+    """
+
+    def __init__(self, model: torch.nn.Module, device: Union[str, torch.device] = "cpu", *, flip_test: bool = False,
+                 batch_size: int = 32, decode_method: str = "dark"):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model.eval()
+        self.device = torch.device(device)
+        self.config = model.config
+        self.batch_size = batch_size
+        self.codec = HeatmapCodec(self.config.input_size, self.config.input_size // 4, boundary_scheme=None,
+                                  decode_method=decode_method)
+        self.flip_permutation = flip_permutation_of(self.config.num_landmarks) if flip_test else None
+
+    @classmethod
+    def from_checkpoint(cls, path, device: Union[str, torch.device] = "auto", **kwargs) -> "Predictor":
+        """Loads a checkpoint written by training.train (or training.convert) once."""
+        from .checkpoint import load_checkpoint, load_model
+        device = resolve_device(device) if isinstance(device, str) else device
+        model = load_model(load_checkpoint(path, map_location=device), device)
+        return cls(model, device, **kwargs)
+
+    @property
+    def num_landmarks(self) -> int:
+        return self.config.num_landmarks
+
+    def predict(self, images: Union[ImageLike, Sequence[ImageLike]],
+                boxes: Optional[Sequence[Optional[Sequence[float]]]] = None) -> Predictions:
+        """Landmarks of one face per image (module docstring). A single image (an (H, W, 3) array or a
+        path) is a batch of one; a (N, H, W, 3) array a batch of N."""
+        if isinstance(images, (str, Path)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
+            images = [images]
+        images = [as_rgb_image(im) for im in images]
+        if boxes is None:
+            boxes = [None] * len(images)
+        if len(boxes) != len(images):
+            raise ValueError(f"got {len(images)} images and {len(boxes)} boxes: give one box (or None) per image")
+        crops = [image_as_crop(im) if b is None else box_to_crop(b) for im, b in zip(images, boxes)]
+        return self.predict_crops(images, crops)
+
+    def predict_crops(self, images: Sequence[np.ndarray], crops: Sequence[Crop]) -> Predictions:
+        """Landmarks for crops[i] of images[i] (RGB uint8 arrays; the same image may appear for each
+        of its faces). A crop is (cx, cy, side) or (cx, cy, side, angle) in image pixels / degrees."""
+        if len(images) != len(crops):
+            raise ValueError(f"got {len(images)} images and {len(crops)} crops")
+        k, s = self.num_landmarks, self.config.input_size
+        if not len(images):
+            return Predictions(np.zeros((0, k, 2)), np.zeros((0, k), np.float32), np.zeros((0, 4)))
+        crops4 = np.array([_crop4(c) for c in crops], dtype=np.float64)
+        mats = [crop_matrix(cx, cy, side, s, angle) for cx, cy, side, angle in crops4]
+        points, scores = [], []
+        for start in range(0, len(images), self.batch_size):
+            chunk = range(start, min(start + self.batch_size, len(images)))
+            batch = np.stack([cv2.warpAffine(as_rgb_image(images[i]), mats[i], (s, s), flags=cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+                              for i in chunk]).transpose(0, 3, 1, 2)
+            coords, conf = crop_landmarks(self.model, torch.from_numpy(batch).to(self.device), self.codec,
+                                          self.flip_permutation)
+            coords = coords.cpu().numpy().astype(np.float64)
+            points += [apply_affine(c, cv2.invertAffineTransform(mats[i])) for c, i in zip(coords, chunk)]
+            scores.append(conf.cpu().numpy())
+        return Predictions(np.stack(points), np.concatenate(scores), crops4)
+
+
+def _crop4(crop: Sequence[float]) -> Tuple[float, float, float, float]:
+    values = [float(v) for v in crop]
+    if len(values) not in (3, 4):
+        raise ValueError(f"a crop is (cx, cy, side) or (cx, cy, side, angle), got {tuple(crop)!r}")
+    if not np.all(np.isfinite(values)) or values[2] <= 0:
+        raise ValueError(f"a crop needs finite values and side > 0, got {tuple(crop)!r}")
+    return tuple(values + [0.0] * (4 - len(values)))
