@@ -131,7 +131,7 @@ class Predictor:
         device: where it runs.
         flip_test: also predict on the mirrored crop and average (2x the compute).
         batch_size: crops per forward pass.
-        decode_method: awing_ext.decode_heatmaps method ("dark", "quarter", "argmax").
+        decode_method: awing_ext.decode_heatmaps method ("dark" or "quarter").
     """
 
     def __init__(self, model: torch.nn.Module, device: Union[str, torch.device] = "cpu", *, flip_test: bool = False,
