@@ -201,3 +201,112 @@ def test_detector_on_real_photo(tmp_path, capsys, checkpoint):
     assert np.all(np.abs(lo - [cx, cy]) < side / 2) and np.all(np.abs(hi - [cx, cy]) < side / 2)
     assert side < 1.5 * max(hi - lo)
     assert cv2.imread(str(overlay)) is not None
+
+
+def _box_arg(box):
+    return ",".join(f"{v:.3f}" for v in box)
+
+
+def test_folder_gives_json_lines_and_overlays(tmp_path, capsys, checkpoint, face):
+    image, box = face
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _write(folder / "a.png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    _write(folder / "b.ppm", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    (folder / "c.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("skipped: not an image")
+    code, out, err = _run(capsys, [folder, "--checkpoint", checkpoint, "--box", _box_arg(box),
+                                   "--out", tmp_path / "overlays", "--batch-size", "2", "--device", "cpu"])
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [Path(r["image"]).name for r in lines] == ["a.png", "b.ppm", "c.jpg"]
+    assert len(lines[0]["faces"]) == 1 and len(lines[0]["faces"][0]["landmarks"]) == 68
+    assert lines[0]["faces"] == lines[1]["faces"]            # the same pixels, lossless formats
+    assert "error" in lines[2] and "c.jpg" in lines[2]["error"]
+    assert "3 images: 2 with a face, 0 without, 1 unreadable" in err
+    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["a.png", "b.png"]
+
+
+def test_empty_folder(tmp_path, capsys, checkpoint):
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, [tmp_path / "empty", "--checkpoint", checkpoint, "--box", "0,0,10,10"])
+    assert code == 2 and "no images in" in err
+
+
+def _write_video(path, frames, fps=10.0, fourcc="MJPG"):
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write MJPG .avi video")
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _jittered_frames(image, count=8, seed=0):
+    """The face shifted by a few random pixels per frame (what hand-held video looks like)."""
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    frames = []
+    for _ in range(count):
+        dx, dy = rng.uniform(-3, 3, size=2)
+        frames.append(cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h),
+                                     borderMode=cv2.BORDER_REPLICATE))
+    return frames
+
+
+def test_video_frames_in_order_with_overlay_video(tmp_path, capsys, checkpoint, face):
+    image, box = face
+    video = _write_video(tmp_path / "clip.avi", _jittered_frames(image), fps=10.0)
+    overlay = tmp_path / "out" / "overlay.avi"
+    code, out, err = _run(capsys, [video, "--checkpoint", checkpoint, "--box", _box_arg(box), "--out", overlay,
+                                   "--batch-size", "3", "--device", "cpu"])
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [r["frame"] for r in lines] == list(range(8))
+    assert [r["time"] for r in lines] == pytest.approx([i / 10 for i in range(8)])
+    assert all(r["video"] == str(video) and len(r["faces"]) == 1 for r in lines)
+    assert {r["faces"][0]["track"] for r in lines} == {0}
+    assert "8 frames at 10 fps: 8 with a face, 1 track(s)" in err
+    back = cv2.VideoCapture(str(overlay))
+    count = 0
+    while back.read()[0]:
+        count += 1
+    assert count == 8 and int(back.get(cv2.CAP_PROP_FRAME_WIDTH)) == image.shape[1]
+    back.release()
+
+
+def test_video_smoothing_reduces_frame_to_frame_jitter(tmp_path, capsys, checkpoint, face):
+    image, box = face
+    video = _write_video(tmp_path / "clip.avi", _jittered_frames(image, count=12, seed=1), fps=25.0)
+    def landmarks(*extra):
+        code, out, err = _run(capsys, [video, "--checkpoint", checkpoint, "--box", _box_arg(box), "--device", "cpu",
+                                       *extra])
+        assert code == 0, err
+        return np.array([json.loads(line)["faces"][0]["landmarks"] for line in out.splitlines()])
+    raw, smooth = landmarks(), landmarks("--smooth", "--smooth-cutoff", "0.5", "--smooth-beta", "0")
+    assert np.array_equal(raw[0], smooth[0])                    # the first frame passes through
+    jitter = lambda a: np.abs(np.diff(a, axis=0)).mean()        # noqa: E731
+    assert jitter(raw) > 0 and jitter(smooth) < 0.5 * jitter(raw)
+
+
+def test_tracks_follow_faces_and_new_faces_get_new_ids():
+    tracker = detect.Tracker(fps=10.0, smooth=False, min_cutoff=1.0, beta=0.0)
+    def face(cx, cy, side=50.0):
+        return {"crop": [cx, cy, side, 0.0], "landmarks": [[cx, cy]]}
+    frames = [[face(100, 100), face(300, 100)], [face(305, 102), face(104, 99)], [face(106, 100)],
+              [face(600, 400)]]
+    ids = []
+    for i, faces in enumerate(frames):
+        tracker.update(i, faces)
+        ids.append([f["track"] for f in faces])
+    assert ids == [[0, 1], [1, 0], [0], [2]]
+
+
+def test_bad_videos(tmp_path, capsys, checkpoint):
+    code, _, err = _run(capsys, [tmp_path / "none.mp4", "--checkpoint", checkpoint, "--box", "0,0,10,10"])
+    assert code == 2 and "video file not found" in err
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00" * 2048)
+    code, _, err = _run(capsys, [tmp_path / "corrupt.mp4", "--checkpoint", checkpoint, "--box", "0,0,10,10"])
+    assert code == 2 and ("cannot open the video" in err or "no frame could be read" in err)

@@ -92,7 +92,10 @@ def _cascade(path: Path):
     if not path.is_file():
         raise DetectorUnavailable(f"the Haar cascade {path} is missing: pass --cascade XML, --yunet ONNX or the "
                                   f"face box with --box x,y,w,h (opencv-python(-headless) 4.x ships the file)")
-    cascade = cv2.CascadeClassifier(str(path))
+    try:
+        cascade = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError) as exc:   # a file that is not a cascade: OpenCV raises from the constructor
+        raise DetectorUnavailable(f"cannot load the Haar cascade {path}: not a cascade XML ({exc})") from None
     if cascade.empty():
         raise DetectorUnavailable(f"cannot load the Haar cascade {path}")
     return cascade
@@ -159,7 +162,7 @@ class YuNetDetector:
             raise DetectorUnavailable(f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN (needs OpenCV >= 4.5.4)")
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold)
-        except cv2.error as exc:
+        except (cv2.error, SystemError) as exc:
             raise DetectorUnavailable(f"cannot load the YuNet model {path}: {exc}".strip()) from None
 
     def __call__(self, image_rgb: np.ndarray) -> List[Face]:
