@@ -11,7 +11,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from awing_ext.schemes import get_scheme
 
