@@ -51,6 +51,15 @@ def test_command_line_overrides_the_file():
     assert args.optimizer == "rmsprop"  # the rest still from the file
 
 
+def test_switches_a_file_turns_on_can_be_turned_off(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("skip-bad = true\ncompile = true\nchannels-last = false\n")
+    on = train.parse_args(["--config", str(cfg)])
+    assert (on.skip_bad, on.compile, on.channels_last) == (True, True, False)
+    off = train.parse_args(["--config", str(cfg), "--no-skip-bad", "--no-compile", "--channels-last"])
+    assert (off.skip_bad, off.compile, off.channels_last) == (False, False, True)
+
+
 def test_sections_and_key_spellings(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('batch_size = 4\n[model]\npreset = "tiny"\n[any-name]\nno-augment = true\nlr-milestones = [2, 3]\n')

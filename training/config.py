@@ -10,7 +10,9 @@ The values become command-line arguments placed *before* the user's own, so
 
 * every value goes through the same argparse type checks as a typed option (a bad value is an
   error naming the file and the key, before anything runs);
-* a typed option, given after them, overrides the file (argparse keeps the last value).
+* a typed option, given after them, overrides the file (argparse keeps the last value); switches
+  a file may turn on have an off form (``--skip-bad`` / ``--no-skip-bad``, ``--compile`` /
+  ``--no-compile``, ``--channels-last`` / ``--no-channels-last``).
 
 A run's config.json holds every option plus what describes the run rather than the recipe
 (RUN_ONLY: its out folder, --resume, the world size, the config it came from): those are dropped,
@@ -90,10 +92,13 @@ def config_to_argv(config: Dict[str, object], parser: argparse.ArgumentParser, s
             raise ConfigError(f"{source}: unknown option {dest.replace('_', '-')!r}{hint}; the keys are "
                               f"python -m training.train's options")
         flag = next(s for s in action.option_strings if s.startswith("--"))
-        if isinstance(action, argparse._StoreTrueAction):
+        if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {dest.replace('_', '-')} must be true or false, got {value!r}")
-            argv += [flag] if value else []
+            if isinstance(action, argparse.BooleanOptionalAction):   # --x / --no-x: the command line can undo it
+                argv += [flag if value else f"--no-{flag[2:]}"]
+            else:
+                argv += [flag] if value else []
         elif value is None:
             continue  # the option's default
         elif isinstance(value, bool):

@@ -57,7 +57,7 @@ def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.Arg
     g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
     g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README)")
     g.add_argument("--limit", type=int_at_least(1), default=None, help="real datasets: use the first N images of each split")
-    g.add_argument("--skip-bad", action="store_true",
+    g.add_argument("--skip-bad", action=argparse.BooleanOptionalAction, default=False,
                    help="skip (and log, count) corrupt or missing images and malformed annotations instead of stopping")
     g.add_argument("--crop", default="landmarks", choices=("landmarks", "detector"),
                    help="crop around the landmarks' box, or the dataset's face box (wflw, cofw)")
@@ -102,8 +102,9 @@ def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.Arg
     g.add_argument("--lr-gamma", type=float_above(0), default=0.2, help="step-decay factor")
     g.add_argument("--amp", default="auto", choices=("auto", "none", "bf16", "fp16"),
                    help="autocast dtype; auto = bf16 on CUDA, none on CPU")
-    g.add_argument("--channels-last", action="store_true", help="channels_last memory format")
-    g.add_argument("--compile", action="store_true",
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                   help="channels_last memory format")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
                    help="torch.compile the model for training (the first steps compile; awing_ext's ops are compile-clean)")
     g = p.add_argument_group("run")
     g.add_argument("--out", default=None, help="run folder (default: runs/<time>)")
