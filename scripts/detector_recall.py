@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.data.io import IMAGE_EXTENSIONS, load_image_rgb, read_pts  # noqa: E402
+from training.data.io import IMAGE_EXTENSIONS, DataError, load_image_rgb, read_pts  # noqa: E402
 from training.face_detector import HAAR_PASSES, HaarFaceDetector  # noqa: E402
 
 
@@ -42,9 +42,14 @@ def load_samples(folder: Path):
         pts_path = path.with_suffix(".pts")
         if not pts_path.is_file():
             continue
-        pts = read_pts(pts_path)
+        try:
+            pts = read_pts(pts_path)
+            image = load_image_rgb(path)
+        except DataError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            continue
         lo, hi = pts.min(0), pts.max(0)
-        samples.append((path, load_image_rgb(path), (lo + hi) / 2, float(max(hi - lo))))
+        samples.append((path, image, (lo + hi) / 2, float(max(hi - lo))))
     return samples
 
 

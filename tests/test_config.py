@@ -53,11 +53,22 @@ def test_command_line_overrides_the_file():
 
 def test_switches_a_file_turns_on_can_be_turned_off(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text("skip-bad = true\ncompile = true\nchannels-last = false\n")
+    cfg.write_text("skip-bad = true\ncompile = true\nchannels-last = false\nno-augment = true\nno-progress = true\n")
     on = train.parse_args(["--config", str(cfg)])
-    assert (on.skip_bad, on.compile, on.channels_last) == (True, True, False)
-    off = train.parse_args(["--config", str(cfg), "--no-skip-bad", "--no-compile", "--channels-last"])
-    assert (off.skip_bad, off.compile, off.channels_last) == (False, False, True)
+    assert (on.skip_bad, on.compile, on.channels_last, on.no_augment, on.no_progress) == (True, True, False, True, True)
+    off = train.parse_args(["--config", str(cfg), "--no-skip-bad", "--no-compile", "--channels-last", "--augment",
+                            "--progress"])
+    assert (off.skip_bad, off.compile, off.channels_last, off.no_augment, off.no_progress) == \
+        (False, False, True, False, False)
+
+
+def test_default_milestones_follow_the_epochs_of_a_repeated_run(tmp_path):
+    """The default milestones (75 % and 90 % of --epochs) are not frozen into config.json."""
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({**vars(train.parse_args(["--epochs", "8"])), "out": "runs/x", "world_size": 1}))
+    assert train.lr_milestones(train.parse_args(["--config", str(cfg)])) == [6, 7]
+    assert train.lr_milestones(train.parse_args(["--config", str(cfg), "--epochs", "80"])) == [60, 72]
+    assert train.lr_milestones(train.parse_args(["--lr-milestones"])) == []   # no decay
 
 
 def test_sections_and_key_spellings(tmp_path):

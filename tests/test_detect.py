@@ -126,10 +126,7 @@ def test_box_to_crop_matches_training_crop():
     from training.data.transforms import crop_box
     pts = np.array([[10.0, 20.0], [50.0, 90.0], [30.0, 40.0]])
     box = (10, 20, 41, 71)   # pixels 10..50, 20..90
-    cx, cy, side = predict.box_to_crop(box)
-    tcx, tcy, tside = crop_box(pts)
-    assert (cx, cy) == pytest.approx((tcx, tcy))
-    assert side == pytest.approx(tside, rel=0.02)
+    assert predict.box_to_crop(box) == pytest.approx(crop_box(pts))   # exactly the training crop
     hx, hy, hside = face_detector.haar_box_to_crop((100, 100, 200, 200))
     assert hx == pytest.approx(199.5) and hy == pytest.approx(199.5 + 30)
     assert hside == pytest.approx(200 * face_detector.HAAR_SIDE * predict.CROP_SCALE)
@@ -212,6 +209,7 @@ def test_folder_gives_json_lines_and_overlays(tmp_path, capsys, checkpoint, face
     folder = tmp_path / "photos"
     folder.mkdir()
     _write(folder / "a.png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    _write(folder / "a.bmp", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))     # the same stem as a.png
     _write(folder / "b.ppm", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     (folder / "c.jpg").write_bytes(b"not a jpeg")
     (folder / "notes.txt").write_text("skipped: not an image")
@@ -219,12 +217,12 @@ def test_folder_gives_json_lines_and_overlays(tmp_path, capsys, checkpoint, face
                                    "--out", tmp_path / "overlays", "--batch-size", "2", "--device", "cpu"])
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [Path(r["image"]).name for r in lines] == ["a.png", "b.ppm", "c.jpg"]
+    assert [Path(r["image"]).name for r in lines] == ["a.bmp", "a.png", "b.ppm", "c.jpg"]
     assert len(lines[0]["faces"]) == 1 and len(lines[0]["faces"][0]["landmarks"]) == 68
-    assert lines[0]["faces"] == lines[1]["faces"]            # the same pixels, lossless formats
-    assert "error" in lines[2] and "c.jpg" in lines[2]["error"]
-    assert "3 images: 2 with a face, 0 without, 1 unreadable" in err
-    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["a.png", "b.png"]
+    assert lines[0]["faces"] == lines[1]["faces"] == lines[2]["faces"]   # the same pixels, lossless formats
+    assert "error" in lines[3] and "c.jpg" in lines[3]["error"]
+    assert "4 images: 3 with a face, 0 without, 1 unreadable" in err
+    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["a.bmp.png", "a.png.png", "b.png"]
 
 
 def test_empty_folder(tmp_path, capsys, checkpoint):
@@ -310,3 +308,16 @@ def test_bad_videos(tmp_path, capsys, checkpoint):
     (tmp_path / "corrupt.mp4").write_bytes(b"\x00" * 2048)
     code, _, err = _run(capsys, [tmp_path / "corrupt.mp4", "--checkpoint", checkpoint, "--box", "0,0,10,10"])
     assert code == 2 and ("cannot open the video" in err or "no frame could be read" in err)
+
+
+def test_overlay_draws_a_rotated_crop_where_the_model_looked():
+    """The crop square's corners are drawn where crop_matrix's inverse puts the crop's corners."""
+    from training.data.transforms import apply_affine, crop_matrix
+    image = np.zeros((200, 200, 3), np.uint8)
+    crop = [100.0, 100.0, 81.0, 20.0]
+    drawn = detect.draw_overlay(image, [{"box": [0, 0, 2, 2], "crop": crop, "landmarks": []}])
+    inverse = cv2.invertAffineTransform(crop_matrix(*crop[:3], 81, crop[3]))
+    for corner in apply_affine(np.array([[0.0, 0.0], [80.0, 0.0], [80.0, 80.0], [0.0, 80.0]]), inverse):
+        x, y = np.round(corner).astype(int)
+        patch = drawn[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3)
+        assert (patch == detect.CROP_COLOR).all(axis=1).any() or patch[:, 2].max() > 100, f"no crop corner at {corner}"

@@ -90,7 +90,7 @@ def test_yunet_boxes_and_roll(tmp_path, monkeypatch):
     assert [f.score for f in faces] == pytest.approx([0.9, 0.8])
     big = faces[0]
     assert big.box == (50, 60, 100, 120)
-    assert big.crop[:3] == pytest.approx((99.5, 119.5, 150.0))
+    assert big.crop[:3] == pytest.approx((99.5, 119.5, 1.25 * 119))
     # the crop rotation that levels the eyes: crop_matrix(angle) maps both eyes to the same row
     from training.data.transforms import apply_affine, crop_matrix
     eyes = apply_affine(np.array([[80.0, 110.0], [120.0, 90.0]]), crop_matrix(*big.crop[:3], 64, big.crop[3]))

@@ -52,7 +52,7 @@ def test_image_coordinates_for_any_image_size(predictor):
     face = crops[0]
     s = face.shape[0]
     plain = predictor.predict(face).landmarks[0]
-    side = s / 1.25                                           # the landmark box whose crop is s x s
+    side = s / 1.25 + 1                                       # the landmark box whose crop is s x s
     for (h, w), (ox, oy) in [((200, 300), (120, 40)), ((64, 150), (80, 0)), ((90, 70), (3, 10))]:
         canvas = np.zeros((h, w, 3), np.uint8)
         canvas[oy:oy + s, ox:ox + s] = face
@@ -170,7 +170,7 @@ def test_bad_boxes_and_missing_files(predictor, tmp_path):
 
 
 def test_helpers():
-    assert box_to_crop((10, 20, 41, 71)) == pytest.approx((30.0, 55.0, 1.25 * 71))
+    assert box_to_crop((10, 20, 41, 71)) == pytest.approx((30.0, 55.0, 1.25 * 70))
     grey = as_rgb_image(np.full((4, 5), 7, np.uint8))
     assert grey.shape == (4, 5, 3) and (grey == 7).all()
     assert as_rgb_image(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5, 3)

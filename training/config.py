@@ -12,7 +12,8 @@ The values become command-line arguments placed *before* the user's own, so
   error naming the file and the key, before anything runs);
 * a typed option, given after them, overrides the file (argparse keeps the last value); switches
   a file may turn on have an off form (``--skip-bad`` / ``--no-skip-bad``, ``--compile`` /
-  ``--no-compile``, ``--channels-last`` / ``--no-channels-last``).
+  ``--no-compile``, ``--channels-last`` / ``--no-channels-last``, ``--no-augment`` / ``--augment``,
+  ``--no-progress`` / ``--progress``).
 
 A run's config.json holds every option plus what describes the run rather than the recipe
 (RUN_ONLY: its out folder, --resume, the world size, the config it came from): those are dropped,
@@ -82,7 +83,10 @@ def load_config(path) -> Dict[str, object]:
 def config_to_argv(config: Dict[str, object], parser: argparse.ArgumentParser, source: str) -> List[str]:
     """The command-line arguments that set `config`'s values on `parser` (see the module docstring).
     Unknown keys and values of the wrong kind raise ConfigError naming `source` and the key."""
-    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    actions: Dict[str, argparse.Action] = {}
+    for a in parser._actions:   # the first option of a dest: --no-augment, not its undo --augment
+        if a.option_strings and a.dest != "help":
+            actions.setdefault(a.dest, a)
     argv: List[str] = []
     for dest, value in config.items():
         action = actions.get(dest)

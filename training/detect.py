@@ -45,12 +45,14 @@ import numpy as np
 
 from .cli import float_above, float_at_least, int_at_least, run
 from .data.io import DataError, IMAGE_EXTENSIONS
-from .face_detector import Face, build_detector
-from .predict import Predictor, as_rgb_image, box_to_crop
+from .face_detector import HAAR_SHIFT, HAAR_SIDE, DetectorUnavailable, Face, build_detector, haar_box_to_crop
+from .predict import CROP_SCALE, Predictor, as_rgb_image, box_to_crop
 from .runtime import keep_freed_memory, resolve_device
 from .smoothing import OneEuroFilter
 
-__all__ = ["VIDEO_EXTENSIONS", "parse_box", "find_checkpoint", "draw_overlay", "face_records", "main"]
+__all__ = ["VIDEO_EXTENSIONS", "parse_box", "find_checkpoint", "draw_overlay", "face_records", "main",
+           # moved in 0.3.0, still importable from here: box -> crop (predict), the Haar detector (face_detector)
+           "CROP_SCALE", "box_to_crop", "DetectorUnavailable", "HAAR_SHIFT", "HAAR_SIDE", "haar_box_to_crop"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 VIDEO_FOURCC = {".avi": "MJPG"}     # everything else: mp4v
@@ -139,8 +141,8 @@ def draw_overlay(image_rgb: np.ndarray, faces: Sequence[dict]) -> np.ndarray:
                       BOX_COLOR, thick, cv2.LINE_AA, shift)
         cx, cy, side = face["crop"][:3]
         angle = face["crop"][3] if len(face["crop"]) > 3 else 0.0
-        # crop_matrix rotates the image counter-clockwise by `angle`: the square is turned back the other way
-        corners = cv2.boxPoints(((cx, cy), (side - 1, side - 1), -angle))
+        # the crop's x axis runs along (cos angle, sin angle) in the image (crop_matrix), as boxPoints' width
+        corners = cv2.boxPoints(((cx, cy), (side - 1, side - 1), angle))
         cv2.polylines(out, [np.round(corners * f).astype(np.int32)], True, CROP_COLOR, thick, cv2.LINE_AA, shift)
         for px, py in face["landmarks"]:
             if np.isfinite(px) and np.isfinite(py):
@@ -174,25 +176,31 @@ def run_folder(args, predictor: Predictor, find: FaceFinder) -> int:
     if not paths:
         raise FileNotFoundError(f"no images in {folder} (extensions: {', '.join(IMAGE_EXTENSIONS[:11])}, ...; "
                                 f"either case)")
+    stems = [p.stem for p in paths]
+    overlay_names = {p: (p.stem if stems.count(p.stem) == 1 else p.name) + ".png" for p in paths}
     found = unreadable = 0
     for start in range(0, len(paths), args.batch_size):
-        chunk, images, faces = paths[start:start + args.batch_size], [], []
+        chunk, images, faces, errors = paths[start:start + args.batch_size], [], [], {}
         for path in chunk:
             try:
-                images.append(as_rgb_image(path))
-                faces.append(find(images[-1]))
+                image = as_rgb_image(path)
+                found_faces = find(image)
             except (DataError, ValueError) as exc:
-                images.append(None)
-                faces.append([])
-                unreadable += 1
-                print(json.dumps({"image": str(path), "error": str(exc)}))
+                image, found_faces, errors[path] = None, [], str(exc)
+            images.append(image)
+            faces.append(found_faces)
         readable = [i for i, im in enumerate(images) if im is not None]
-        records = face_records(predictor, [images[i] for i in readable], [faces[i] for i in readable])
-        for i, rec in zip(readable, records):
-            found += bool(rec)
-            print(json.dumps({"image": str(chunk[i]), "faces": rec}))
+        records = dict(zip(readable, face_records(predictor, [images[i] for i in readable],
+                                                  [faces[i] for i in readable])))
+        for i, path in enumerate(chunk):   # in file order
+            if path in errors:
+                unreadable += 1
+                print(json.dumps({"image": str(path), "error": errors[path]}))
+                continue
+            found += bool(records[i])
+            print(json.dumps({"image": str(path), "faces": records[i]}))
             if args.out:
-                write_image(Path(args.out) / f"{chunk[i].stem}.png", draw_overlay(images[i], rec))
+                write_image(Path(args.out) / overlay_names[path], draw_overlay(images[i], records[i]))
     print(f"{len(paths)} images: {found} with a face, {len(paths) - found - unreadable} without, "
           f"{unreadable} unreadable" + (f"; overlays in {args.out}" if args.out else ""), file=sys.stderr)
     return 0

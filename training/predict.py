@@ -49,14 +49,16 @@ ImageLike = Union[np.ndarray, str, Path]
 
 # ---------------------------------------------------------------------------------------- geometry
 def box_to_crop(box: Sequence[float], scale: float = CROP_SCALE) -> Tuple[float, float, float]:
-    """A landmark box (x, y, w, h) -> the training crop (cx, cy, side), as transforms.crop_box does
-    for the landmarks: the box covers pixels x .. x + w - 1, so its centre is x + (w - 1) / 2."""
+    """A landmark box (x, y, w, h) -> the training crop (cx, cy, side), exactly transforms.crop_box's
+    for landmarks spanning the box: the box covers pixels x .. x + w - 1, so the landmarks span
+    w - 1 pixels from centre to centre, the crop's centre is x + (w - 1) / 2 and its side
+    scale * (max(w, h) - 1) (at least 1)."""
     if len(box) != 4:
         raise ValueError(f"a face box is (x, y, w, h), got {tuple(box)!r}")
     x, y, w, h = (float(v) for v in box)
     if not np.all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
         raise ValueError(f"a face box (x, y, w, h) needs finite values and w, h > 0, got {tuple(box)!r}")
-    return x + (w - 1) / 2, y + (h - 1) / 2, max(scale * max(w, h), 1.0)
+    return x + (w - 1) / 2, y + (h - 1) / 2, max(scale * (max(w, h) - 1), 1.0)
 
 
 def image_as_crop(image: np.ndarray) -> Tuple[float, float, float]:
@@ -128,17 +130,19 @@ class Predictor:
 
     Args:
         model: a FAN (training.models) in eval mode, on `device`.
-        device: where it runs.
+        device: where it runs (default: where the model's weights are).
         flip_test: also predict on the mirrored crop and average (2x the compute).
         batch_size: crops per forward pass.
         decode_method: awing_ext.decode_heatmaps method ("dark" or "quarter").
     """
 
-    def __init__(self, model: torch.nn.Module, device: Union[str, torch.device] = "cpu", *, flip_test: bool = False,
-                 batch_size: int = 32, decode_method: str = "dark"):
+    def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
+                 flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model.eval()
+        if device is None:   # where the model's weights are (CPU for a model without any)
+            device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.device = torch.device(device)
         self.config = model.config
         self.batch_size = batch_size

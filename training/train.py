@@ -69,6 +69,8 @@ def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.Arg
     g.add_argument("--test-samples", type=int_at_least(1), default=512, help="synthetic: test faces")
     g.add_argument("--workers", type=int_at_least(0), default=1, help="data-loader worker processes")
     g.add_argument("--no-augment", action="store_true", help="train on centred crops only")
+    g.add_argument("--augment", dest="no_augment", action="store_false",
+                   help="augment (the default): undoes a config file's no-augment")
     g = p.add_argument_group("augmentation (training/data/transforms.py; paper values in configs/300w.toml)")
     g.add_argument("--rotate", type=float_at_least(0), default=30.0, help="max rotation, degrees (paper: 50)")
     g.add_argument("--scale-jitter", type=float_in(0, 0.9), default=0.15,
@@ -119,6 +121,8 @@ def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.Arg
     g.add_argument("--log-every", type=int_at_least(1), default=10, help="steps between metrics.jsonl lines")
     g.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps (tests, smoke runs)")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    g.add_argument("--progress", dest="no_progress", action="store_false",
+                   help="tqdm bars (the default): undoes a config file's no-progress")
     return p
 
 
@@ -131,9 +135,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         from_file = config_to_argv(load_config(path), build_parser(), path)
         build_parser(RaisingParser, source=path).parse_args(from_file)  # a bad value names the file
     args = build_parser().parse_args(from_file + argv)
-    if args.lr_milestones is None:
-        args.lr_milestones = sorted({max(1, int(args.epochs * 0.75)), max(1, int(args.epochs * 0.9))})
     return args
+
+
+def lr_milestones(args: argparse.Namespace) -> list:
+    """--lr-milestones, or by default 75 % and 90 % of --epochs (computed here, not stored in args,
+    so that a run repeated from its config.json with another --epochs gets its own milestones)."""
+    if args.lr_milestones is not None:
+        return list(args.lr_milestones)
+    return sorted({max(1, int(args.epochs * 0.75)), max(1, int(args.epochs * 0.9))})
 
 
 def augment_config(args: argparse.Namespace) -> AugmentConfig:
@@ -230,7 +240,7 @@ class Trainer:
         # -- optimiser
         optimizer = torch.optim.RMSprop if args.optimizer == "rmsprop" else torch.optim.AdamW
         self.optimizer = optimizer(self.model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, args.lr_milestones, args.lr_gamma)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, lr_milestones(args), args.lr_gamma)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.progress = Progress()
 
