@@ -39,8 +39,17 @@ def test_passes_stop_at_the_first_that_finds_a_face():
     det._cascades = {"frontalface_default": first, "frontalface_alt2": second}
     faces = det(np.zeros((100, 120, 3), np.uint8))
     assert len(first.seen) == 1 and len(second.seen) == 1
-    assert [f.box for f in faces] == [(0, 0, 80, 80), (10, 20, 40, 40)]      # largest first
+    assert [f.box for f in faces] == [(0, 0, 80, 80)]      # largest first; the box inside it dropped
     assert faces[0].crop == pytest.approx(face_detector.haar_box_to_crop((0, 0, 80, 80)) + (0.0,))
+
+
+def test_boxes_inside_a_larger_face_are_dropped():
+    det = _haar_or_skip(passes=(HaarPass("frontalface_default", 5),))
+    # a face, second hits on its mouth and below its chin (centres inside its crop: 106 px around
+    # (69.5, 84.5)), and another face beside it
+    boxes = [[40, 70, 30, 30], [20, 20, 100, 100], [50, 115, 40, 40], [150, 100, 60, 60]]
+    det._cascades = {"frontalface_default": FixedCascade(boxes)}
+    assert [f.box for f in det(np.zeros((300, 300, 3), np.uint8))] == [(20, 20, 100, 100), (150, 100, 60, 60)]
 
 
 def test_a_rotated_pass_maps_the_face_back_to_the_image():

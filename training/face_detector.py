@@ -3,6 +3,8 @@ opencv-python 4.x, no download) or a user-supplied YuNet model (cv2.FaceDetector
 
 Each detector returns `Face`s, largest first: the detector's box and the *crop* the landmark model
 should see (centre, side and roll angle in image pixels and degrees; see training/predict.py).
+A box whose centre lies inside a larger face's crop is dropped (a second hit on a mouth, an eye
+or the chin).
 
 Haar (the default): several passes, in order, until one finds a face (HAAR_PASSES):
   1. frontalface_default, minNeighbors 5 (the classic setting; few false positives);
@@ -38,7 +40,7 @@ import numpy as np
 from .predict import CROP_SCALE, Crop, box_to_crop
 
 __all__ = ["Face", "HaarPass", "HAAR_PASSES", "HAAR_SHIFT", "HAAR_SIDE", "DetectorUnavailable",
-           "HaarFaceDetector", "YuNetDetector", "haar_box_to_crop", "build_detector"]
+           "HaarFaceDetector", "YuNetDetector", "haar_box_to_crop", "drop_nested", "build_detector"]
 
 HAAR_SHIFT = (0.0, 0.15)   # landmark-box centre - Haar-box centre, in Haar box sides (x, y)
 HAAR_SIDE = 0.85           # landmark-box larger side / Haar box side
@@ -83,6 +85,27 @@ def haar_box_to_crop(box: Sequence[float], shift: Tuple[float, float] = HAAR_SHI
     return cx, cy, max(scale * side * max(w, h), 1.0)
 
 
+def drop_nested(faces: Sequence[Face]) -> List[Face]:
+    """Faces (largest first) less those whose box centre lies inside a larger kept face's crop
+    square (the region the model sees for it): a cascade's second hit on a mouth, an eye or the
+    chin of a face it already found."""
+    kept: List[Face] = []
+    for face in faces:
+        x, y, w, h = face.box
+        centre = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
+        if not any(_inside_crop(centre, k.crop) for k in kept):
+            kept.append(face)
+    return kept
+
+
+def _inside_crop(point: np.ndarray, crop) -> bool:
+    cx, cy, side = crop[:3]
+    a = math.radians(crop[3] if len(crop) > 3 else 0.0)
+    dx, dy = point - (cx, cy)
+    u, v = dx * math.cos(a) + dy * math.sin(a), -dx * math.sin(a) + dy * math.cos(a)   # the crop's axes
+    return max(abs(u), abs(v)) <= side / 2
+
+
 def _cascade(path: Path):
     if not hasattr(cv2, "CascadeClassifier"):
         raise DetectorUnavailable(
@@ -124,7 +147,7 @@ class HaarFaceDetector:
         for p in self.passes:
             faces = self._run(grey, p)
             if faces:
-                return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+                return drop_nested(sorted(faces, key=lambda f: -f.box[2] * f.box[3]))
         return []
 
     def _run(self, grey: np.ndarray, p: HaarPass) -> List[Face]:
@@ -178,7 +201,7 @@ class YuNetDetector:
             angle = math.degrees(math.atan2(ly - ry, lx - rx))
             cx, cy, side = box_to_crop((x, y, bw, bh))
             faces.append(Face((x, y, bw, bh), (cx, cy, side, angle), float(row[-1])))
-        return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
+        return drop_nested(sorted(faces, key=lambda f: -f.box[2] * f.box[3]))
 
 
 def build_detector(cascade: Optional[str] = None, yunet: Optional[str] = None, single_pass: bool = False):
