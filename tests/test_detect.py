@@ -321,3 +321,16 @@ def test_overlay_draws_a_rotated_crop_where_the_model_looked():
         x, y = np.round(corner).astype(int)
         patch = drawn[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3)
         assert (patch == detect.CROP_COLOR).all(axis=1).any() or patch[:, 2].max() > 100, f"no crop corner at {corner}"
+
+
+def test_video_jitter_script(checkpoint, capsys):
+    """scripts/video_jitter.py (the README's smoothing figures) runs and prints both rows."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("video_jitter", Path(__file__).resolve().parents[1] / "scripts"
+                                                  / "video_jitter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--checkpoint", str(checkpoint), "--frames", "5"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| plain") or line.startswith("| --smooth")]
+    assert len(rows) == 2 and all(float(r.split("|")[2]) >= 0 for r in rows)
