@@ -44,8 +44,8 @@ class ConfigError(ValueError):
 
 def config_path_in(argv: List[str]) -> Optional[str]:
     """The value of --config (``--config F`` or ``--config=F``) in argv, or None."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config", default=None)
+    pre = argparse.ArgumentParser(prog="python -m training.train", add_help=False)
+    pre.add_argument("--config", default=None, metavar="FILE")
     known, _ = pre.parse_known_args(argv)
     return known.config
 
