@@ -108,22 +108,24 @@ def test_flip_test_on_a_mirror_symmetric_face():
 
 
 def test_flip_test_averages_heatmaps_of_the_mirror():
-    """With a stand-in model whose heatmaps are known, the flip-averaged heatmap is the mean of the
-    plain one and the mirrored-back, re-ordered one."""
+    """With a stand-in model whose heatmaps are known, the flip-averaged heatmap of point k is the
+    mean of its plain heatmap and its flip partner's heatmap from the mirrored crop, mirrored back."""
     from training.codec import HeatmapCodec
     from training.models import build_model
     from training.predict import crop_landmarks
 
     class Fixed(torch.nn.Module):
+        """Channel k: 0.5 at (row 3, column k % 16) for the plain crop, 1.0 at (row 9, column
+        k % 16) for the mirrored one (told apart by which side of the input is bright)."""
         def __init__(self):
             super().__init__()
             self.config = build_model("tiny").config
-        def forward(self, x):   # channel k: a peak at column k % 16 of row 3 when x is plain, row 9 mirrored
+        def forward(self, x):
             n, hm = x.shape[0], self.config.heatmap_size
             heat = torch.zeros(n, 69, hm, hm)
             mirrored = bool(x[0, 0, 0, 0] < x[0, 0, 0, -1])
             for k in range(68):
-                heat[:, k, 9 if mirrored else 3, k % 16] = 1.0
+                heat[:, k, 9 if mirrored else 3, k % 16] = 1.0 if mirrored else 0.5
             return [heat]
     x = torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
     x[..., 0] = 255                     # left column bright: the mirror has it on the right
@@ -131,12 +133,13 @@ def test_flip_test_averages_heatmaps_of_the_mirror():
     perm = flip_permutation_of(68)
     _, plain_scores = crop_landmarks(Fixed().eval(), x, codec)
     coords, scores = crop_landmarks(Fixed().eval(), x, codec, perm)
-    assert torch.allclose(plain_scores, torch.ones_like(plain_scores))
-    # each averaged channel holds two peaks of 0.5: its own at row 3 (found first) and, at row 9,
-    # the mirrored-back peak of its flip partner: column 15 - (flip[k] % 16)
+    assert torch.allclose(plain_scores, torch.full_like(plain_scores, 0.5))
+    # averaged: 0.25 at the plain peak, 0.5 at the partner's mirrored-back peak, which wins
     assert torch.allclose(scores, torch.full_like(scores, 0.5))
-    heat_rows = codec.crop_to_heatmap(coords)[0, :, 1]
-    assert torch.allclose(heat_rows, torch.full_like(heat_rows, 3.0), atol=0.26)
+    peaks = codec.crop_to_heatmap(coords)[0]
+    expected_x = torch.tensor([15.0 - perm[k] % 16 for k in range(68)])
+    assert torch.allclose(peaks[:, 0], expected_x, atol=0.26)
+    assert torch.allclose(peaks[:, 1], torch.full((68,), 9.0), atol=0.26)
 
 
 @pytest.mark.parametrize("bad,message", [
