@@ -34,7 +34,7 @@ from torch import Tensor
 from awing_ext.schemes import get_scheme
 
 from .codec import HeatmapCodec
-from .data.io import load_image_rgb
+from .data.io import load_image_rgb, to_rgb_uint8
 from .data.transforms import apply_affine, crop_matrix
 from .models.inputs import model_input
 from .runtime import resolve_device
@@ -78,15 +78,11 @@ def as_rgb_image(image: ImageLike) -> np.ndarray:
     array = np.asarray(image)
     if array.dtype != np.uint8:
         raise ValueError(f"images must be uint8 RGB (H, W, 3), got dtype {array.dtype}")
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ValueError(f"images must be (H, W, 3) RGB (or grey (H, W), RGBA), got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"empty image, shape {array.shape}")
-    return np.ascontiguousarray(array[..., :3])
+    return to_rgb_uint8(array, bgr=False)
 
 
 def flip_permutation_of(num_landmarks: int) -> Tuple[int, ...]:

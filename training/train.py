@@ -132,8 +132,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     from_file: list = []
     path = config_path_in(argv)
     if path:
-        from_file = config_to_argv(load_config(path), build_parser(), path)
-        build_parser(RaisingParser, source=path).parse_args(from_file)  # a bad value names the file
+        checker = build_parser(RaisingParser, source=path)
+        from_file = config_to_argv(load_config(path), checker, path)
+        checker.parse_args(from_file)  # a bad value is an error naming the file
     args = build_parser().parse_args(from_file + argv)
     return args
 
