@@ -41,7 +41,6 @@ pybind11::dict build_info() {
   info["cuda_version"] = pybind11::none();
 #endif
   info["torch_version"] = AWING_TORCH_VERSION;
-  info["cpu_capability"] = AWING_CPU_CAPABILITY;
   return info;
 }
 
@@ -65,7 +64,7 @@ pybind11::dict plan_loss_launch(int64_t numel, int64_t width,
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "awing_ext compiled kernels (ops are registered under torch.ops.awing_ext)";
-  m.def("build_info", &build_info, "Which backends and CPU SIMD level this build was compiled with.");
+  m.def("build_info", &build_info, "Which backends this build was compiled with (awing_ext.build_info adds the CPU capability in use).");
   // The CUDA launchers' host-side decisions (csrc/include/awing/launch_plan.h), for tests.
   m.def("plan_loss_launch", &plan_loss_launch, "Launch plan of the CUDA loss kernel.");
   m.def("grid_blocks", &awing::grid_blocks, "Grid size of a grid-stride kernel.");
