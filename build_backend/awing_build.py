@@ -60,22 +60,27 @@ def _expose_torch() -> None:
         sys.path.append(folder)
 
 
-def _torch_requirements() -> list:
-    return [TORCH_REQUIREMENT] if find_torch()[0] == "missing" else []
+def _requirements(setuptools_hook, config_settings) -> list:
+    """setuptools' hook runs setup.py, which imports torch: with no torch anywhere, the only
+    extra requirement is torch itself (setup.py declares no setup_requires)."""
+    if find_torch()[0] == "missing":
+        return [TORCH_REQUIREMENT]
+    _expose_torch()
+    return setuptools_hook(config_settings)
 
 
 # The hooks: setuptools' own, with torch declared when it is nowhere and exposed when hidden.
 def get_requires_for_build_wheel(config_settings=None):
-    return _setuptools.get_requires_for_build_wheel(config_settings) + _torch_requirements()
+    return _requirements(_setuptools.get_requires_for_build_wheel, config_settings)
 
 
 def get_requires_for_build_editable(config_settings=None):
-    return _setuptools.get_requires_for_build_editable(config_settings) + _torch_requirements()
+    return _requirements(_setuptools.get_requires_for_build_editable, config_settings)
 
 
 def get_requires_for_build_sdist(config_settings=None):
     # setup.py reads the torch version for the metadata even when it only packs the sources.
-    return _setuptools.get_requires_for_build_sdist(config_settings) + _torch_requirements()
+    return _requirements(_setuptools.get_requires_for_build_sdist, config_settings)
 
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
