@@ -69,8 +69,11 @@ def test_batches_of_mixed_sizes_and_batch_size_do_not_change_results(predictor, 
     together = predictor.predict(images)
     one_by_one = [Predictor.from_checkpoint(run_dir / "best.pt", device="cpu", batch_size=1).predict(im)
                   for im in images]
+    # A batch of 3 and batches of 1 run other convolution algorithms (float32 sums in another
+    # order), and DARK's Taylor step divides by the peak's curvature, which magnifies that at flat
+    # peaks: 1.26e-4 px was seen on a clean clone. A mixed-up or mis-padded image is pixels off.
     for i, single in enumerate(one_by_one):
-        np.testing.assert_allclose(together.landmarks[i], single.landmarks[0], atol=1e-4)
+        np.testing.assert_allclose(together.landmarks[i], single.landmarks[0], atol=1e-3)
     assert together.crops.shape == (3, 4)
 
 
