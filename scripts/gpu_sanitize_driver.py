@@ -3,8 +3,10 @@ every dtype, tiny and odd shapes, W % 4 != 0, empty tensors, channels-last and s
 contiguous views whose storage offset misaligns vector loads, NaN/inf values, every reduction
 and kernel size 1/3/7, scalar and full grad_outputs. scripts/gpu_check.sh runs it under each
 compute-sanitizer tool; it also runs on the CPU (tests/test_gpu_check.py keeps it working).
+--ops picks some of the ops: racecheck and synccheck only find something in the kernels with
+shared memory or barriers, so gpu_check.sh runs them over those alone.
 
-    python scripts/gpu_sanitize_driver.py [--device cuda] [--int64]
+    python scripts/gpu_sanitize_driver.py [--device cuda] [--int64] [--ops loss,decode]
 """
 import argparse
 import itertools
@@ -17,6 +19,7 @@ import awing_ext
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 SHAPES = ((1, 1, 1, 1), (2, 3, 5, 7), (2, 3, 8, 12), (1, 2, 3, 33), (0, 3, 8, 8), (2, 0, 4, 4), (2, 3, 0, 5))
+OPS = ("loss", "weight_map", "heatmaps", "boundaries", "decode")
 
 
 def layouts(x: torch.Tensor):
@@ -42,13 +45,13 @@ def heatmap_pair(shape, dtype, device, gen):
     return pred.to(dtype), target.to(dtype)
 
 
-def run_loss(device, gen) -> int:
+def run_loss(device, gen, ops) -> int:
     calls = 0
     variants = itertools.cycle(itertools.product((1, 3, 7), (False, True), (False, True)))
     for dtype, shape in itertools.product(DTYPES, SHAPES):
         pred0, target0 = heatmap_pair(shape, dtype, device, gen)
         for (name, pred), (_, target) in zip(layouts(pred0), layouts(target0)):
-            for reduction in ("none", "mean", "sum"):
+            for reduction in ("none", "mean", "sum") if "loss" in ops else ():
                 k, with_weight, with_map = next(variants)
                 p = pred.detach().requires_grad_(True)
                 tw = torch.rand(shape[:2], generator=gen, device=device) if with_weight else None
@@ -60,7 +63,7 @@ def run_loss(device, gen) -> int:
                 with torch.no_grad():
                     awing_ext.adaptive_wing_loss(pred, target, tw, kernel_size=k, reduction=reduction)
                 calls += 2
-            for k in (1, 3, 7):
+            for k in (1, 3, 7) if "weight_map" in ops else ():
                 awing_ext.weight_map(target, 0.2, k)
                 calls += 1
     return calls
@@ -81,7 +84,7 @@ def run_index_switch(device) -> int:
     return calls
 
 
-def run_targets(device, gen) -> int:
+def run_targets(device, gen, ops) -> int:
     calls = 0
     special = torch.tensor([[0.0, 0.0], [math.nan, 3.0], [math.inf, 1.0], [1e30, -1e30], [2.9999999, 3.0],
                             [-0.5, 7.25], [63.5, 63.5], [10.0, 10.0]], device=device)
@@ -91,11 +94,16 @@ def run_targets(device, gen) -> int:
             if n:
                 lm[0, :special.shape[0]] = special
             vis = torch.rand(n, k, generator=gen, device=device) > 0.2
-            awing_ext.render_heatmaps(lm, (h, w), 1.0, visible=vis, dtype=dtype)
-            awing_ext.render_heatmaps(lm.to(dtype if dtype != torch.float16 else torch.float32), (h, w), 2.0, dtype=dtype)
+            if "heatmaps" in ops:
+                awing_ext.render_heatmaps(lm, (h, w), 1.0, visible=vis, dtype=dtype)
+                awing_ext.render_heatmaps(lm.to(dtype if dtype != torch.float16 else torch.float32), (h, w), 2.0,
+                                          dtype=dtype)
+                calls += 2
+            if "boundaries" not in ops:
+                continue
             for per_curve in (False, True):
                 awing_ext.render_boundaries(lm, str(k), (h, w), 1.0, per_curve=per_curve, dtype=dtype)
-            calls += 4
+            calls += 2
             if k == 68:
                 awing_ext.render_boundaries(lm, [[0, 1], [5, 6, 7, 8, 9], [67, 0, 33]], (h, w), 1.5, samples=3)
                 calls += 1
@@ -106,13 +114,15 @@ def run_targets(device, gen) -> int:
             planes[0, 2].view(-1)[::2] = math.nan
             planes[1, 0] = 0.5
         for name, x in layouts(planes):
-            for method in ("dark", "quarter"):
+            for method in ("dark", "quarter") if "decode" in ops else ():
                 awing_ext.decode_heatmaps(x, method)
-            for k in (1, 3, 7):
+                calls += 1
+            for k in (1, 3, 7) if "weight_map" in ops else ():
                 awing_ext.weight_map(x, 0.2, k)
-            calls += 5
-        awing_ext.decode_heatmaps(planes[:0], "dark")
-        calls += 1
+                calls += 1
+        if "decode" in ops:
+            awing_ext.decode_heatmaps(planes[:0], "dark")
+            calls += 1
     return calls
 
 
@@ -120,16 +130,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--int64", action="store_true",
-                        help="also the int64 index path (~17 GB of GPU memory; run it under memcheck only)")
+                        help="also the int64 index path of the loss (~17 GB of GPU memory; run it under memcheck only)")
+    parser.add_argument("--ops", default=",".join(OPS),
+                        help=f"comma-separated ops to call (default: all of {','.join(OPS)})")
     args = parser.parse_args(argv)
+    ops = set(args.ops.split(","))
+    if not ops <= set(OPS):
+        parser.error(f"--ops: unknown {','.join(sorted(ops - set(OPS)))} (known: {','.join(OPS)})")
     device = torch.device(args.device)
     gen = torch.Generator(device=device).manual_seed(0)
-    calls = run_loss(device, gen) + run_targets(device, gen)
-    if args.int64:
+    calls = run_loss(device, gen, ops) + run_targets(device, gen, ops)
+    if args.int64 and "loss" in ops:
         calls += run_index_switch(device)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    print(f"sanitize driver: {calls} op calls on {device} finished")
+    print(f"sanitize driver: {calls} op calls ({','.join(o for o in OPS if o in ops)}) on {device} finished")
     return 0
 
 
