@@ -77,8 +77,11 @@ from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, C
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 INCLUDE_DIRS = [os.path.join(ROOT, "csrc", "include")]
-# Kernels written with at::vec, compiled once per CPU capability (the others are scalar code).
-VECTORISED_CPU_SOURCES = [os.path.join("csrc", "cpu", name) for name in ("adaptive_wing_loss.cpp", "weight_map.cpp")]
+# Kernels written with at::vec, compiled once per CPU capability as one unit (the others are
+# scalar code and go into _C).
+VECTORISED_CPU_UNIT = os.path.join("csrc", "cpu", "vectorised_kernels.cpp")
+VECTORISED_CPU_SOURCES = [VECTORISED_CPU_UNIT] + [os.path.join("csrc", "cpu", name)
+                                                  for name in ("adaptive_wing_loss.cpp", "weight_map.cpp")]
 # -fopenmp: at::parallel_for is an inline OpenMP region; without it the kernels run serially.
 BASE_CXX = ["-O3", "-fopenmp", f'-DAWING_TORCH_VERSION="{torch.__version__}"']
 LINK = ["-fopenmp"]
@@ -117,16 +120,15 @@ def cpu_capabilities() -> list:
 
 
 def cpu_module(capability: str):
-    return CppExtension(f"awing_ext._cpu_{capability}",
-                        VECTORISED_CPU_SOURCES + [os.path.join("csrc", "cpu", "capability_module.cpp")],
+    """A shared library of torch op kernels, not a Python module: awing_ext loads it with
+    torch.ops.load_library (no pybind11 to compile, which would cost more than the kernels)."""
+    return CppExtension(f"awing_ext._cpu_{capability}", [VECTORISED_CPU_UNIT],
                         include_dirs=INCLUDE_DIRS, extra_link_args=LINK,
-                        extra_compile_args={"cxx": BASE_CXX + CPU_CAPABILITY_FLAGS[capability]
-                                            + [f'-DAWING_CPU_CAPABILITY="{capability}"']})
+                        extra_compile_args={"cxx": BASE_CXX + CPU_CAPABILITY_FLAGS[capability]})
 
 
 def core_module(with_cuda: bool):
-    scalar_cpu = [s for s in sorted(glob.glob(os.path.join("csrc", "cpu", "*.cpp")))
-                  if s not in VECTORISED_CPU_SOURCES and not s.endswith("capability_module.cpp")]
+    scalar_cpu = [s for s in sorted(glob.glob(os.path.join("csrc", "cpu", "*.cpp"))) if s not in VECTORISED_CPU_SOURCES]
     sources = [os.path.join("csrc", "ops.cpp")] + scalar_cpu
     cxx = BASE_CXX + CPU_CAPABILITY_FLAGS["default"]
     if not with_cuda:

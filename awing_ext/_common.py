@@ -1,5 +1,6 @@
 """Helpers the op modules share: dtypes, the opmath dtype, reductions, size arguments and the
 landmark/render checks of the fake kernels (the Python half of csrc/include/awing/gaussian.h)."""
+import operator
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -19,6 +20,14 @@ def check_reduction(reduction: str, where: str) -> None:
     """ValueError naming `where` unless `reduction` is one of REDUCTIONS."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def integer_arg(value, name: str, op: str) -> int:
+    """`value` as an int, or a TypeError naming the argument: 3.7 is refused, never truncated to 3."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r}") from None
 
 
 def size_pair(size: SizeLike, op: str) -> Tuple[int, int]:

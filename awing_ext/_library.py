@@ -8,7 +8,7 @@ both alike and a wheel built on an AVX2 machine runs on any x86-64 CPU.
 There is no silent fallback: if the extension did not build or was built for another torch,
 importing awing_ext fails with one line that says how to rebuild it.
 """
-import importlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -57,19 +57,29 @@ check_build_torch(_C.build_info()["torch_version"], torch.__version__)
 
 CPU_CAPABILITY = choose_cpu_capability(torch.backends.cpu.get_cpu_capability(),
                                        _record.get("cpu_capabilities", ["default"]))
-try:
-    _cpu = importlib.import_module(f"._cpu_{CPU_CAPABILITY}", __package__)
-except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-    raise ImportError(f"awing_ext: the CPU kernels awing_ext._cpu_{CPU_CAPABILITY} could not be loaded "
-                      f"({exc}); {REBUILD}") from exc
+
+
+def _load_cpu_kernels(capability: str) -> None:
+    """Loads awing_ext/_cpu_<capability>.*.so, a library of op kernels (no Python module in it)."""
+    name = f"{__package__}._cpu_{capability}"
+    spec = importlib.util.find_spec(name)
+    try:
+        if spec is None or spec.origin is None:
+            raise OSError("not built")
+        torch.ops.load_library(spec.origin)
+    except OSError as exc:  # pragma: no cover - exercised only on a broken install
+        raise ImportError(f"awing_ext: the CPU kernels {name} could not be loaded ({exc}); {REBUILD}") from exc
+
+
+_load_cpu_kernels(CPU_CAPABILITY)
 
 
 def build_info() -> dict:
     """Which backends were compiled and which CPU kernels run:
     {'cpu', 'cuda', 'cuda_version', 'torch_version', 'cpu_capability', 'cpu_capabilities_built'}."""
     info = dict(_C.build_info())
-    info["cpu_capability"] = _cpu.CPU_CAPABILITY
-    info["cpu_capabilities_built"] = list(_record.get("cpu_capabilities", [_cpu.CPU_CAPABILITY]))
+    info["cpu_capability"] = CPU_CAPABILITY
+    info["cpu_capabilities_built"] = list(_record.get("cpu_capabilities", ["default"]))
     return info
 
 

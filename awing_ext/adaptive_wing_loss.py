@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ._common import REDUCTIONS, check_reduction, opmath_dtype
+from ._common import REDUCTIONS, check_reduction, integer_arg, opmath_dtype
 from ._library import MAX_KERNEL_SIZE, ops
 
 __all__ = ["adaptive_wing_loss", "AdaptiveWingLoss"]
@@ -99,7 +99,8 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
     compute_grad = grad_mode and pred.requires_grad
     loss, _ = ops.adaptive_wing_loss(pred, target, target_weight, weight_map, float(omega), float(theta),
                                      float(epsilon), float(alpha), float(W), float(threshold),
-                                     int(kernel_size), reduction, compute_grad)
+                                     integer_arg(kernel_size, "kernel_size", "adaptive_wing_loss"), reduction,
+                                     compute_grad)
     return loss
 
 
@@ -109,6 +110,7 @@ class AdaptiveWingLoss(torch.nn.Module):
     def __init__(self, omega: float = 14.0, theta: float = 0.5, epsilon: float = 1.0, alpha: float = 2.1,
                  W: float = 10.0, threshold: float = 0.2, kernel_size: int = 3, reduction: str = "mean"):
         super().__init__()
+        kernel_size = integer_arg(kernel_size, "kernel_size", "AdaptiveWingLoss")
         if theta <= 0 or epsilon <= 0 or omega <= 0:
             raise ValueError(f"AdaptiveWingLoss: omega, theta and epsilon must be > 0, "
                              f"got omega={omega}, theta={theta}, epsilon={epsilon}")

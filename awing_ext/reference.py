@@ -21,9 +21,11 @@ def weight_mask_reference(target: Tensor, threshold: float = 0.2, kernel_size: i
     """M = grey_dilation(target, size=k) > threshold per (N, C) plane, as a 0/1 tensor of target's dtype.
 
     max_pool2d with -inf padding is the clipped-window max, which equals scipy's reflect mode.
+    NaN never counts (the window's other values decide): it is replaced by -inf first.
     """
     n, c, h, w = target.shape
-    planes = _opmath(target).reshape(n * c, 1, h, w)
+    planes = _opmath(target).nan_to_num(nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
+    planes = planes.reshape(n * c, 1, h, w)
     dilated = F.max_pool2d(planes, kernel_size, stride=1, padding=kernel_size // 2)
     return (dilated > threshold).reshape(n, c, h, w).to(target.dtype)
 
@@ -35,7 +37,10 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
                                  weight_map: Optional[Tensor] = None) -> Tensor:
     """The Adaptive Wing loss of Wang et al. (2019), eq. (7)-(8), with the weighted loss map.
 
-    ln(1 + x) is evaluated with log1p, so tiny differences keep their relative accuracy.
+    ln(1 + x) is evaluated with log1p, so tiny differences keep their relative accuracy. At d = 0
+    the value is 0 and the gradient 0 (where alpha - y < 1, (d/eps)^(alpha - y) has an infinite
+    slope there, which autograd would turn into 0 * inf = NaN; the kernels give 0, the subgradient
+    of a loss that is symmetric in d).
     """
     p, y = _opmath(pred), _opmath(target)
     d = (y - p).abs()
@@ -43,7 +48,10 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
     ratio = theta / epsilon
     A = omega * (1 / (1 + torch.pow(ratio, e))) * e * torch.pow(ratio, e - 1) / epsilon
     C = theta * A - omega * torch.log1p(torch.pow(ratio, e))
-    loss = torch.where(d < theta, omega * torch.log1p(torch.pow(d / epsilon, e)), A * d - C)
+    positive = d > 0
+    near = omega * torch.log1p(torch.pow(torch.where(positive, d, torch.ones_like(d)) / epsilon, e))
+    near = torch.where(positive, near, torch.zeros_like(near))
+    loss = torch.where(d < theta, near, A * d - C)
     if weight_map is None:
         weight = W * weight_mask_reference(y, threshold, kernel_size) + 1
     else:

@@ -3,6 +3,7 @@ the same mask the fused loss computes internally (CPU and CUDA kernels; no autog
 import torch
 from torch import Tensor
 
+from ._common import integer_arg
 from ._library import ops
 
 __all__ = ["weight_map"]
@@ -19,6 +20,7 @@ def weight_map(target: Tensor, threshold: float = 0.2, kernel_size: int = 3) -> 
     dilation of `target` (N, C, H, W) is > threshold, else 0, in target's dtype.
 
     Equal to ``scipy.ndimage.grey_dilation(target, size=(1, 1, k, k)) > threshold`` and to the
-    mask the fused loss computes internally (loss weight = W * M + 1).
+    mask the fused loss computes internally (loss weight = W * M + 1). NaN never counts: the
+    window's other values decide, as if NaN were -inf (docs/design.md, weighted loss map).
     """
-    return ops.weight_map(target, float(threshold), int(kernel_size))
+    return ops.weight_map(target, float(threshold), integer_arg(kernel_size, "kernel_size", "weight_map"))

@@ -5,6 +5,8 @@
 #   AWING_TORCH  the torch to install when none is there (default: torch==2.14.1; e.g.
 #                "torch==2.13.0" for a CPU-only build, or a spec with --index-url for your CUDA)
 #   AWING_FORCE_CUDA, AWING_CPU_SIMD, TORCH_CUDA_ARCH_LIST, MAX_JOBS: see setup.py
+# The build is `pip install --no-build-isolation -e .` (fast: no isolated environment to set up);
+# plain `pip install .` works as well (see README, Installing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv="${AWING_VENV:-.venv}"

@@ -203,3 +203,26 @@ def test_float32_accuracy_over_the_dynamic_range(device):
         # float32 rounding of pred - target inside the kernel costs up to ~1e-7 relative in d;
         # losses below float32's normal range (omega * 1.2e-38) may flush to 0
         torch.testing.assert_close(got.double().cpu(), want, rtol=2e-5, atol=1e-36)
+
+
+def test_reference_gradient_at_zero_difference_is_zero_where_alpha_minus_y_is_below_one():
+    """alpha - y < 1 gives (d/eps)^(alpha - y) an infinite slope at d = 0; the reference returns the
+    kernel's 0 (the subgradient of a loss symmetric in d), not autograd's 0 * inf = NaN."""
+    target = torch.tensor([1.5, 1.2, 0.5, 0.0], dtype=torch.float64).view(1, 1, 1, 4)  # alpha - y = 0.6, 0.9, 1.6, 2.1
+    pred = target.clone().requires_grad_(True)
+    loss = adaptive_wing_loss_reference(pred, target, W=0.0, reduction="sum")
+    loss.backward()
+    assert loss.item() == 0.0 and pred.grad.tolist() == [[[[0.0, 0.0, 0.0, 0.0]]]]
+    kernel_pred = target.clone().requires_grad_(True)
+    awing_ext.adaptive_wing_loss(kernel_pred, target, W=0.0, reduction="sum").backward()
+    assert torch.equal(kernel_pred.grad, pred.grad)
+
+
+@pytest.mark.parametrize("bad", [3.7, 3.0, "3", None])
+def test_kernel_size_must_be_an_integer(bad):
+    x = torch.rand(1, 1, 4, 4)
+    for call in (lambda: awing_ext.adaptive_wing_loss(x, x, kernel_size=bad),
+                 lambda: awing_ext.weight_map(x, kernel_size=bad),
+                 lambda: awing_ext.AdaptiveWingLoss(kernel_size=bad)):
+        with pytest.raises(TypeError, match=r"kernel_size must be an integer, got "):
+            call()

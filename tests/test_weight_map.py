@@ -83,3 +83,37 @@ def test_weight_map_errors(device):
         awing_ext.weight_map(t, kernel_size=-1)
     with pytest.raises(RuntimeError, match="target must be float32"):
         awing_ext.weight_map(t.long())
+
+
+def _scipy_mask_nan_ignored(target: torch.Tensor, threshold: float, k: int) -> np.ndarray:
+    """The documented NaN rule (design.md, weighted loss map): NaN never counts, as if -inf."""
+    return _scipy_mask(torch.nan_to_num(target.double(), nan=float("-inf")), threshold, k)
+
+
+def test_nan_in_the_target_never_counts_and_hides_nothing(device):
+    row = torch.tensor([0.9, float("nan"), 0, 0, 0], device=device).view(1, 1, 1, 5)
+    assert awing_ext.weight_map(row).flatten().tolist() == [1, 1, 0, 0, 0]
+    assert awing_ext.weight_map(torch.full((1, 1, 3, 3), float("nan"), device=device)).sum() == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_nan_targets_match_the_rule_on_every_path(device, dtype, kernel_size):
+    """weight_map and the fused loss's own mask agree with scipy on the NaN-as--inf target,
+    over rows wider than one SIMD vector (the vector and tail paths)."""
+    target = gaussian_heatmaps(2, 3, 11, 37, sigma=1.5, seed=kernel_size, device=device)
+    g = torch.Generator().manual_seed(kernel_size)
+    holes = (torch.rand(target.shape, generator=g) < 0.15).to(device)
+    target = target.masked_fill(holes, float("nan")).to(dtype)
+    expected = _scipy_mask_nan_ignored(target, 0.2, kernel_size)
+    mask = awing_ext.weight_map(target, 0.2, kernel_size)
+    np.testing.assert_array_equal(mask.cpu().double().numpy(), expected)
+    assert torch.equal(weight_mask_reference(target, 0.2, kernel_size), mask)
+    # The fused loss weights each finite pixel by W*M + 1 with that same M (pred = target + 0.5 has
+    # d = 0.5 = theta everywhere: one loss value per target value).
+    pred = torch.nan_to_num(target, nan=0.0) + 0.5
+    unweighted = awing_ext.adaptive_wing_loss(pred, target, W=0.0, reduction="none", kernel_size=kernel_size)
+    weighted = awing_ext.adaptive_wing_loss(pred, target, W=10.0, reduction="none", kernel_size=kernel_size)
+    finite = ~torch.isnan(target)
+    ratio = (weighted[finite] / unweighted[finite]).double().cpu().numpy()
+    np.testing.assert_allclose(ratio, 10 * expected[finite.cpu().numpy()] + 1, rtol=1e-2 if dtype == torch.bfloat16 else 1e-6)
