@@ -1,26 +1,70 @@
-"""Checkpoints: written atomically, read with torch.load(weights_only=True).
+"""Checkpoints: written atomically, read with torch.load(weights_only=True), checked by a digest.
 
 A checkpoint holds only tensors, numbers, strings, lists and dicts (model, optimizer, scheduler
 and grad-scaler state, epoch/step counters, torch RNG states and the run's config), so it loads
 with weights_only=True: opening a checkpoint never runs code from it.
+
+Integrity: save_checkpoint stores ``"digest"``, a SHA-256 over every tensor of the checkpoint
+(its place in the dict, dtype, shape and bytes, in the dict's order), and load_checkpoint, the
+one load function every command uses, recomputes it: a file damaged or edited after it was
+written (flipped bytes inside the weights load without any error from torch.load) is refused
+with an error naming it. Checkpoints written before the digest existed (no ``"digest"`` entry)
+still load, unchecked. load_model refuses weights that hold NaN or inf, so no command evaluates,
+exports or predicts with them.
 """
+import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Tuple, Union
 
 import torch
 
 from .models import FANConfig, build_model
 
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "tensor_digest", "check_finite_weights",
+           "fit_state_dict", "describe_load_error", "DIGEST_KEY"]
+
 PathLike = Union[str, Path]
+DIGEST_KEY = "digest"
+
+
+def _tensors(obj, where: str = "") -> Iterator[Tuple[str, torch.Tensor]]:
+    """(path, tensor) for every tensor in nested dicts/lists/tuples, in their order."""
+    if torch.is_tensor(obj):
+        yield where, obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            if where == "" and key == DIGEST_KEY:
+                continue
+            yield from _tensors(value, f"{where}/{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _tensors(value, f"{where}[{i}]")
+
+
+def tensor_digest(state: dict) -> str:
+    """SHA-256 (hex) over every tensor of `state` (except the digest entry itself): each tensor's
+    place in the dict, dtype, shape and bytes, in the dict's order. Independent of the device."""
+    h = hashlib.sha256()
+    for where, t in _tensors(state):
+        t = t.detach()
+        h.update(f"{where}|{t.dtype}|{tuple(t.shape)}|".encode())
+        flat = t.cpu().contiguous().reshape(-1)
+        if flat.numel():
+            h.update(flat.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def save_checkpoint(state: dict, path: PathLike) -> None:
-    """Writes `state` to `path` via a temporary file in the same folder, fsync and rename, so a
-    crash or SIGKILL at any moment leaves either the old checkpoint or the new one, never half."""
+    """Writes `state` (plus its tensor digest) to `path` via a temporary file in the same folder,
+    fsync and rename, so a crash or SIGKILL at any moment leaves either the old checkpoint or the
+    new one, never half (a SIGKILL can leave the temporary file: training removes stale ones
+    when a run starts, training/run_folder.py)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    state = {**state, DIGEST_KEY: {"algorithm": "sha256", "tensors": tensor_digest(state)}}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -34,22 +78,71 @@ def save_checkpoint(state: dict, path: PathLike) -> None:
         raise
 
 
+def describe_load_error(exc: BaseException) -> str:
+    """One line of a torch.load error: the weights_only refusal names the global it refused
+    (torch's own message explains the option in 8 lines)."""
+    text = str(exc)
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if refused:
+        return f"weights_only loading refused the pickled object {refused.group(1)} (a checkpoint holds tensors " \
+               f"and plain data only; load such a file yourself only if you trust where it came from)"
+    if "weights_only" in text.lower() or "Weights only load failed" in text:
+        line = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith("WeightsUnpickler error")),
+                    "it holds pickled objects")
+        return f"weights_only loading refused it: {line}"
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+
+
 def load_checkpoint(path: PathLike, map_location="cpu") -> dict:
-    """Loads a checkpoint written by save_checkpoint; clear errors for missing or corrupt files."""
+    """Loads a checkpoint written by save_checkpoint and verifies its tensor digest (when it has
+    one); one-line errors naming the file for missing, corrupt, modified or foreign files."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise RuntimeError(f"checkpoint {path} is corrupt or not an awing checkpoint: {exc}") from exc
+        raise RuntimeError(f"checkpoint {path} is corrupt or not an awing checkpoint: "
+                           f"{describe_load_error(exc)}") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise RuntimeError(f"checkpoint {path} is not an awing checkpoint (no model/config entries)")
+    digest = state.get(DIGEST_KEY)
+    if digest is not None:
+        expected = digest.get("tensors") if isinstance(digest, dict) else None
+        if not isinstance(expected, str) or tensor_digest(state) != expected:
+            raise RuntimeError(f"checkpoint {path} is corrupt: its tensors do not match the SHA-256 digest stored "
+                               f"in it (the file was damaged or modified after it was written)")
     return state
 
 
-def load_model(checkpoint: dict, device: torch.device) -> torch.nn.Module:
-    """The model a checkpoint (load_checkpoint's dict) describes, with its weights, in eval mode."""
+def check_finite_weights(state_dict: dict, source: str) -> None:
+    """ValueError (one line naming `source`) when a floating tensor of the weights holds NaN/inf."""
+    bad = [key for key, value in state_dict.items()
+           if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if bad:
+        raise ValueError(f"{source}: the model's weights are not finite (NaN or inf in {len(bad)} tensor"
+                         f"{'s' if len(bad) > 1 else ''}, e.g. {bad[0]}): it cannot be used")
+
+
+def fit_state_dict(model: torch.nn.Module, state_dict: dict, source: str) -> None:
+    """model.load_state_dict(state_dict), with one line naming `source` instead of torch's
+    listing of every mismatched tensor when the weights belong to another architecture."""
+    ours = model.state_dict()
+    missing = [k for k in ours if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in ours]
+    shapes = [k for k in ours if k in state_dict and tuple(state_dict[k].shape) != tuple(ours[k].shape)]
+    if missing or unexpected or shapes:
+        first = (f"e.g. {shapes[0]} is {tuple(state_dict[shapes[0]].shape)}, the model's "
+                 f"{tuple(ours[shapes[0]].shape)}" if shapes else f"e.g. {(missing or unexpected)[0]}")
+        raise ValueError(f"{source}: the weights belong to another architecture ({len(shapes)} tensors of another "
+                         f"shape, {len(missing)} missing, {len(unexpected)} unexpected; {first})")
+    model.load_state_dict(state_dict)
+
+
+def load_model(checkpoint: dict, device: torch.device, source: str = "checkpoint") -> torch.nn.Module:
+    """The model a checkpoint (load_checkpoint's dict) describes, with its weights, in eval mode;
+    ValueError for non-finite weights (`source` names the file in messages)."""
+    check_finite_weights(checkpoint["model"], source)
     model = build_model(FANConfig(**checkpoint["model_config"]))
-    model.load_state_dict(checkpoint["model"])
+    fit_state_dict(model, checkpoint["model"], source)
     return model.to(device).eval()

@@ -7,15 +7,25 @@ and `run`, which turns an exception into one line a person reads.
 `run(main)` prints ``error: <message>`` (and where to look for more) on stderr and exits 2 for
 errors of the user's making (bad files, options, data); ``--debug`` anywhere on the command line,
 or AWING_DEBUG=1, shows the full traceback instead. The functions themselves (train.main, ...)
-raise as usual, so code that calls them gets the exceptions.
+raise as usual, so code that calls them gets the exceptions. The message stays one line: an
+error raised in a DataLoader worker (which torch re-raises with the worker's whole traceback in
+its message) is reported by its own last line, and a ``SystemExit("error: ...")`` of a main
+function exits 2 like the other user errors (Python would exit 1).
+
+``strict_json`` is what the commands print and write: JSON without NaN/inf (written as null),
+which strict parsers (JSON.parse, jq, Go, Rust) reject.
 """
 import argparse
+import json
+import math
 import os
+import re
 import sys
 import traceback
 from typing import Callable, List, Optional
 
-__all__ = ["int_at_least", "float_above", "float_at_least", "float_in", "fraction", "run"]
+__all__ = ["int_at_least", "int_in", "float_above", "float_at_least", "float_in", "fraction", "worker_count",
+           "max_workers", "strict_json", "one_line", "run"]
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -28,6 +38,41 @@ def int_at_least(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
         return value
     return parse
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {value}")
+        return value
+    return parse
+
+
+def max_workers() -> int:
+    """The most data-loader workers an option accepts: 4 per CPU this process may use, at least 16.
+    Each worker is a whole process (a few hundred MB): far more than that only exhausts memory."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(16, 4 * cpus)
+
+
+def worker_count(text: str) -> int:
+    """--workers: an integer in [0, max_workers()]."""
+    high = max_workers()
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {high}], got {text!r}") from None
+    if not 0 <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {high}] (each worker is a process; at most 4 "
+                                         f"per CPU core, at least 16 allowed), got {value}")
+    return value
 
 
 def _float(text: str, rule: str) -> float:
@@ -74,6 +119,47 @@ def fraction(text: str) -> float:
     return value
 
 
+def _strict(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
+
+
+def strict_json(obj, **kwargs) -> str:
+    """json.dumps with NaN and +-inf written as null: always strict JSON."""
+    return json.dumps(_strict(obj), allow_nan=False, **kwargs)
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of `exc` as one line for ``error: ...``: for an exception re-raised from a
+    DataLoader worker, the worker's own exception (its traceback's last line, without the class
+    path); OpenCV's errors (class ``cv2.error``) as ``OpenCV: ...``."""
+    text = str(exc)
+    lines = text.splitlines()
+    if "Original Traceback (most recent call last):" in text:
+        tail = []
+        for line in reversed(lines):
+            if not line.strip():
+                continue
+            if line.startswith(" "):
+                break
+            tail.insert(0, line.strip())
+        message = " ".join(tail) or lines[0]
+        head, sep, rest = message.partition(": ")
+        if sep and "." in head and " " not in head:   # "training.data.io.DataError: ..."
+            message = rest
+        return f"{message} (in a data-loader worker)"
+    if type(exc).__module__.startswith("cv2"):   # "OpenCV(4.x) file.cpp:12: error: (-2:Unspecified error) what"
+        found = re.search(r"error: \(-?\d+:[^)]*\) (.*)", text)
+        return f"OpenCV: {(found.group(1) if found else text).strip()}"
+    kind = "" if isinstance(exc, (ValueError, OSError, RuntimeError)) else f"{type(exc).__name__}: "
+    return kind + " ".join(ln.strip() for ln in lines if ln.strip())
+
+
 def run(main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]] = None) -> int:
     """Runs an entry point's main(argv) for a person at a terminal (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -84,13 +170,15 @@ def run(main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except SystemExit:
+    except SystemExit as exc:
+        if isinstance(exc.code, str) and exc.code.startswith("error:"):   # a user error: exit 2, not 1
+            print(exc.code, file=sys.stderr)
+            return 2
         raise
     except Exception as exc:  # noqa: BLE001 - this is the place that reports them
         if debug:
             traceback.print_exc()
         else:
-            kind = "" if isinstance(exc, (ValueError, OSError, RuntimeError)) else f"{type(exc).__name__}: "
-            print(f"error: {kind}{exc}\n(run again with --debug for the traceback)", file=sys.stderr)
+            print(f"error: {one_line(exc)}\n(run again with --debug for the traceback)", file=sys.stderr)
         return 2
     return result if isinstance(result, int) else 0

@@ -16,8 +16,8 @@ The values become command-line arguments placed *before* the user's own, so
   ``--no-progress`` / ``--progress``).
 
 A run's config.json holds every option plus what describes the run rather than the recipe
-(RUN_ONLY: its out folder, --resume, the world size, the config it came from): those are dropped,
-so a repeated run writes a new folder and starts from scratch.
+(RUN_ONLY: its out folder, --resume, --overwrite, the world size, the config it came from): those
+are dropped, so a repeated run writes a new folder and starts from scratch.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
 
 __all__ = ["ConfigError", "RUN_ONLY", "load_config", "config_to_argv", "config_path_in"]
 
-RUN_ONLY = frozenset({"out", "resume", "world_size", "config"})
+RUN_ONLY = frozenset({"out", "resume", "world_size", "config", "overwrite"})
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,13 @@
-"""Process-level settings of the entry points: the --device option, and memory reuse on the CPU.
+"""Process-level settings of the entry points: the --device option, memory reuse on the CPU, and
+data-loader workers that end with their parent.
+
+``resolve_device`` checks --device before anything runs: an unknown kind, CUDA on a machine
+without it, or ``cuda:N`` past the devices present is a ValueError saying what there is (torch's
+own failure comes later and reads "AttributeError: ... _cuda_setDevice").
+
+``worker_init()`` (every DataLoader of the package passes it as worker_init_fn) asks Linux to
+SIGKILL a worker when the process that started it dies (prctl PR_SET_PDEATHSIG): a SIGKILLed
+training run leaves no workers behind (torch's own watchdog only notices between samples).
 
 glibc hands large freed blocks back to the kernel (mmap threshold, heap trimming) and then
 faults fresh pages in on the next allocation of the same size. A training step frees and
@@ -9,6 +18,9 @@ the CUDA caching allocator does on the GPU. It is a no-op outside glibc.
 """
 import ctypes
 import ctypes.util
+import functools
+import os
+import signal
 import sys
 
 import torch
@@ -37,7 +49,49 @@ def keep_freed_memory() -> bool:
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
-    """A --device option as a torch.device: "auto" is CUDA when present, else the CPU."""
+    """A --device option as a torch.device: "auto" is CUDA when present, else the CPU; "cpu",
+    "cuda" or "cuda:N" (checked against the devices present: ValueError naming --device)."""
+    if isinstance(spec, torch.device):
+        spec = str(spec)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"--device {spec!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "mps" and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return device
+    if device.type != "cuda":
+        raise ValueError(f"--device {spec}: expected auto, cpu, cuda or cuda:N")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+        raise ValueError(f"--device {spec}: {why}; use --device cpu (or auto)")
+    if device.index is not None and device.index >= count:
+        names = "cuda:0" if count == 1 else f"cuda:0 .. cuda:{count - 1}"
+        raise ValueError(f"--device {spec}: there {'is' if count == 1 else 'are'} {count} CUDA device"
+                         f"{'' if count == 1 else 's'} here ({names})")
+    return device
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int, worker_id: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:   # the parent died before prctl: nobody will read our samples
+        os._exit(0)
+
+
+def worker_init():
+    """A DataLoader worker_init_fn (call it in the process that makes the loader): the worker is
+    SIGKILLed when that process dies (Linux), and exits at once if it died before the worker got here."""
+    return functools.partial(_die_with_parent, os.getpid())

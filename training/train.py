@@ -15,10 +15,17 @@ installed), and after the final test evaluation results.json, ced.png and predic
 Reproducibility: the model is initialised from --seed, the epoch's sample order from
 (seed, epoch) and every augmentation from (seed, epoch, index), so `--resume` after a kill at any
 moment (even SIGKILL) replays exactly what the uninterrupted run would have done.
+
+One run per folder (training/run_folder.py): a run holds <out>/.lock while it runs; a folder that
+already holds a run is refused unless --resume continues it or --overwrite starts it afresh. A
+resumed run takes its options from the checkpoint: only RESUMABLE ones may be given with other
+values (the others must match, an error names them), so config.json and the checkpoints record
+what the run really does.
 """
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -31,10 +38,10 @@ from tqdm import tqdm
 import awing_ext
 from awing_ext.schemes import get_scheme
 
-from .cli import float_above, float_at_least, float_in, fraction, int_at_least, run
+from .cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, run, worker_count
 from . import metrics
-from .checkpoint import load_checkpoint, load_model, save_checkpoint
-from .config import RaisingParser, config_path_in, config_to_argv, load_config
+from .checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
+from .config import RUN_ONLY, RaisingParser, config_path_in, config_to_argv, load_config
 from .codec import HeatmapCodec
 from .data.registry import DATASETS, build_dataset
 from .data.transforms import AugmentConfig
@@ -42,8 +49,16 @@ from .distributed import all_reduce_sum, init_distributed, shutdown
 from .evaluation import evaluate_split, format_report, run_evaluation, train_crop_landmarks
 from .models import PRESETS, FANConfig, build_model
 from .models.inputs import model_input
+from .run_folder import RunFolderError, RunLock, holds_a_run, remove_run_outputs, remove_stale_temp_files, \
+    trim_metrics_log
 from .run_log import RunLog
-from .runtime import keep_freed_memory
+from .runtime import keep_freed_memory, resolve_device, worker_init
+
+# options a resumed run may give with another value than its checkpoint's (the others would make
+# the checkpoint's optimiser, schedule, data or model disagree with config.json)
+RESUMABLE = ("epochs", "max_steps", "workers", "log_every", "checkpoint_every", "no_progress", "device", "data_root",
+             "compile", "channels_last")
+PER_INVOCATION = ("max_steps",)   # not inherited from the checkpoint when not given again
 
 
 def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.ArgumentParser:
@@ -67,7 +82,8 @@ def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.Arg
     g.add_argument("--train-samples", type=int_at_least(1), default=2400, help="synthetic: training faces")
     g.add_argument("--val-samples", type=int_at_least(1), default=256, help="synthetic: validation faces")
     g.add_argument("--test-samples", type=int_at_least(1), default=512, help="synthetic: test faces")
-    g.add_argument("--workers", type=int_at_least(0), default=1, help="data-loader worker processes")
+    g.add_argument("--workers", type=worker_count, default=1,
+                   help="data-loader worker processes (at most 4 per CPU core, at least 16 allowed)")
     g.add_argument("--no-augment", action="store_true", help="train on centred crops only")
     g.add_argument("--augment", dest="no_augment", action="store_false",
                    help="augment (the default): undoes a config file's no-augment")
@@ -114,10 +130,15 @@ def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.Arg
                    help="start from this checkpoint's weights (and its architecture and input normalisation), "
                         "e.g. one written by training.convert; a new optimiser and schedule (fine-tuning)")
     g.add_argument("--resume", default=None, metavar="CKPT|auto",
-                   help="continue from a checkpoint; 'auto' = <out>/last.pt if it exists")
+                   help="continue from a checkpoint; 'auto' = <out>/last.pt if it exists. Options not given "
+                        "take the checkpoint's values; only " + ", ".join("--" + o.replace("_", "-") for o in RESUMABLE)
+                        + " may differ from them (--max-steps applies to this invocation only)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out folder that holds a run: delete its outputs (checkpoints, "
+                        "metrics, results) first; without it such a folder is refused unless --resume continues it")
     g.add_argument("--checkpoint-every", type=int_at_least(1), default=100, help="steps between last.pt writes")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int_in(0, 2 ** 32 - 1), default=0)
     g.add_argument("--log-every", type=int_at_least(1), default=10, help="steps between metrics.jsonl lines")
     g.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps (tests, smoke runs)")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -137,6 +158,66 @@ def parse_args(argv=None) -> argparse.Namespace:
         checker.parse_args(from_file)  # a bad value is an error naming the file
     args = build_parser().parse_args(from_file + argv)
     return args
+
+
+def given_options(argv=None) -> set:
+    """The options the command line (or its --config file) sets, as dests: what a resumed run
+    keeps from the user rather than from the checkpoint."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    path = config_path_in(argv)
+    from_file = config_to_argv(load_config(path), build_parser(RaisingParser, source=path), path) if path else []
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(from_file + argv)))
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def resume_options(args: argparse.Namespace, given: set, state: dict, source: str) -> list:
+    """Makes `args` the resumed run's options: the checkpoint's, except RESUMABLE ones given
+    anew. An option outside RESUMABLE given with another value is a ValueError naming it and
+    both values. Returns notes to print (e.g. milestones kept when --epochs changed)."""
+    recorded = state.get("config") or {}
+    conflicts, notes = [], []
+    scheduler = state.get("scheduler") or {}
+    milestones = sorted(int(m) for m in scheduler.get("milestones", {})) if scheduler.get("milestones") else None
+    for dest, value in vars(args).items():
+        if dest in RUN_ONLY or dest == "overwrite" or dest not in recorded:
+            continue
+        if dest not in given:
+            if dest not in PER_INVOCATION:
+                setattr(args, dest, recorded[dest])
+            continue
+        if dest in RESUMABLE:
+            continue
+        if dest == "lr_milestones" and milestones is not None:
+            if sorted(value or []) != milestones:
+                conflicts.append(f"--lr-milestones {_shown(value)} (the checkpoint's: {_shown(milestones)})")
+            continue
+        if value != recorded[dest]:
+            conflicts.append(f"--{dest.replace('_', '-')} {_shown(value)} (the checkpoint's: {_shown(recorded[dest])})")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if state.get("world_size", world_size) != world_size:
+        conflicts.append(f"{world_size} process(es) (the checkpoint's: {state['world_size']})")
+    if conflicts:
+        raise ValueError(f"--resume {source}: options that cannot change when a run continues differ from its "
+                         f"checkpoint: {'; '.join(conflicts)}. Drop them (the checkpoint's values are used) or "
+                         f"train into a new --out; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} "
+                         f"may change")
+    if milestones is not None and args.lr_milestones is None and lr_milestones(args) != milestones:
+        args.lr_milestones = milestones   # what the restored schedule does, recorded as such
+        notes.append(f"--epochs {args.epochs}: the learning-rate milestones stay the checkpoint's "
+                     f"({_shown(milestones)}; recorded as lr_milestones)")
+    return notes
 
 
 def lr_milestones(args: argparse.Namespace) -> list:
@@ -169,9 +250,13 @@ def initial_weights(args: argparse.Namespace) -> Optional[dict]:
     if any(v is not None for v in (args.stacks, args.width, args.depth)):
         raise InitCheckpointError("--init takes the architecture from the checkpoint: drop --stacks/--width/--depth")
     try:
-        return load_checkpoint(args.init)
+        state = load_checkpoint(args.init)
+        check_finite_weights(state["model"], f"--init {args.init}")
+        return state
     except (FileNotFoundError, RuntimeError) as exc:
         raise InitCheckpointError(f"--init: {exc}") from exc
+    except ValueError as exc:
+        raise InitCheckpointError(str(exc)) from exc
 
 
 @dataclass
@@ -185,9 +270,12 @@ class Progress:
 
 class Trainer:
     """One training run, built in order: setup (device, processes, AMP, run folder), data, model
-    and optimiser. fit() is the loop; checkpoint() the one dict a checkpoint holds."""
+    and optimiser. fit() is the loop; checkpoint() the one dict a checkpoint holds.
 
-    def __init__(self, args: argparse.Namespace):
+    `state`: a checkpoint to continue (main() loads it and makes `args` agree with it,
+    resume_options); the model then takes the checkpoint's architecture and the run its state."""
+
+    def __init__(self, args: argparse.Namespace, state: Optional[dict] = None, source: str = "checkpoint"):
         self.args = args
         # -- setup: resolved once
         self.dist, self.device = init_distributed(args.device)
@@ -198,9 +286,11 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(args.seed)
 
-        # -- the model's architecture: the preset's, or with --init the checkpoint's
-        init = initial_weights(args)
-        if init is not None:
+        # -- the model's architecture: the preset's, or with --init (or --resume) the checkpoint's
+        init = None if state is not None else initial_weights(args)
+        if state is not None:
+            base = FANConfig(**state["model_config"])
+        elif init is not None:
             base = FANConfig(**init["model_config"])
         else:
             overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
@@ -223,9 +313,15 @@ class Trainer:
         if init is not None and base.num_landmarks != points:
             raise InitCheckpointError(f"--init {args.init}: the model predicts {base.num_landmarks} landmarks but "
                                       f"the {args.dataset} data has {points}")
+        if state is not None and base.num_landmarks != points:
+            raise ValueError(f"--resume {source}: the model predicts {base.num_landmarks} landmarks but the "
+                             f"{args.dataset} data has {points}")
         self.model = build_model(replace(base, num_landmarks=points))
         if init is not None:
-            self.model.load_state_dict(init["model"])
+            try:
+                fit_state_dict(self.model, init["model"], f"--init {args.init}")
+            except ValueError as exc:
+                raise InitCheckpointError(str(exc)) from exc
         self.model = self.model.to(self.device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -244,6 +340,10 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, lr_milestones(args), args.lr_gamma)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.progress = Progress()
+        self.log: Optional[RunLog] = None
+        self.resumed_log_records: Optional[int] = 0   # metrics.jsonl records the restored checkpoint had seen
+        if state is not None:
+            self.restore(state, source)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> dict:
@@ -254,29 +354,24 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 **asdict(self.progress), "rng": rng, "config": vars(self.args),
-                "model_config": dict(vars(self.model.config)), "awing_version": awing_ext.__version__}
+                "model_config": dict(vars(self.model.config)), "awing_version": awing_ext.__version__,
+                "world_size": self.dist.world_size, "log_records": self.log.records if self.log else 0}
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: dict, source: str = "checkpoint") -> None:
         """The inverse of checkpoint()."""
-        self.model.load_state_dict(state["model"])
+        missing = [k for k in ("optimizer", "scheduler", "scaler", "rng", *asdict(Progress())) if k not in state]
+        if missing:
+            raise ValueError(f"--resume {source}: not a training checkpoint (no {', '.join(missing[:3])}): "
+                             f"to train from a model's weights use --init")
+        fit_state_dict(self.model, state["model"], f"--resume {source}")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**{k: state[k] for k in asdict(Progress())})
+        self.resumed_log_records = state.get("log_records")   # None: a checkpoint from before the count
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-
-    def resume(self, spec: Optional[str]) -> None:
-        """--resume: a checkpoint path, or "auto" for the run folder's last.pt when it exists."""
-        if not spec:
-            return
-        path = self.out / "last.pt" if spec == "auto" else Path(spec)
-        if spec == "auto" and not path.exists():
-            return
-        self.restore(load_checkpoint(path, map_location=self.device))
-        if self.dist.is_main:
-            print(f"resumed from {path} at epoch {self.progress.epoch}, step {self.progress.step}", file=sys.stderr)
 
     def save(self, name: str) -> None:
         if self.dist.is_main:  # replicas hold identical weights: one writer
@@ -296,7 +391,8 @@ class Trainer:
     def loader(self, dataset, batch_sampler=None, batch_size=None):
         batching = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
         return torch.utils.data.DataLoader(dataset, **batching, num_workers=self.args.workers,
-                                           pin_memory=self.device.type == "cuda")
+                                           pin_memory=self.device.type == "cuda",
+                                           worker_init_fn=worker_init() if self.args.workers else None)
 
     # ------------------------------------------------------------------ one step, one validation
     def train_step(self, batch: dict) -> float:
@@ -341,7 +437,10 @@ class Trainer:
         validation, last.pt and (when validation improved) best.pt. A run stopped inside an epoch
         (--max-steps) writes last.pt, from which --resume continues that epoch."""
         args, p = self.args, self.progress
-        log = RunLog(self.out, self.dist.is_main)
+        kept = 0
+        if self.dist.is_main:   # the records logged after the restored checkpoint are replayed: drop them
+            kept = trim_metrics_log(self.out / "metrics.jsonl", self.resumed_log_records, p.step)
+        log = self.log = RunLog(self.out, self.dist.is_main, records=kept, purge_step=p.step + 1 if p.step else None)
         if self.dist.is_main:
             (self.out / "config.json").write_text(json.dumps({**vars(args), "world_size": self.dist.world_size},
                                                              indent=2))
@@ -383,6 +482,7 @@ class Trainer:
                 self.save("last.pt")
         finally:
             log.close()
+            self.log = None
 
     def end_epoch(self, log: RunLog) -> None:
         p = self.progress
@@ -406,7 +506,8 @@ class Trainer:
         `python -m training.evaluate` runs, written as results.json, ced.png, predictions.png."""
         args = self.args
         best = self.out / "best.pt"
-        model = load_model(load_checkpoint(best, map_location=self.device), self.device) if best.exists() else self.model
+        model = (load_model(load_checkpoint(best, map_location=self.device), self.device, str(best))
+                 if best.exists() else self.model)
         baseline = train_crop_landmarks(args.dataset, self.input_size, seed=args.seed, data_root=args.data_root,
                                         samples=args.train_samples, limit=args.limit, skip_bad=args.skip_bad,
                                         crop=args.crop, workers=args.workers)
@@ -415,16 +516,79 @@ class Trainer:
                               workers=args.workers, channels_last=args.channels_last, extra={"split": "test"})
 
 
+def resume_path(args: argparse.Namespace, out: Path) -> Optional[Path]:
+    """The checkpoint --resume names: a path, or with "auto" <out>/last.pt when it exists."""
+    if not args.resume:
+        return None
+    path = out / "last.pt" if args.resume == "auto" else Path(args.resume)
+    if args.resume == "auto" and not path.exists():
+        return None
+    return path
+
+
+def open_run_folder(args: argparse.Namespace, given: set, main_process: bool, lock: RunLock) -> tuple:
+    """Before anything is built: the folder's lock (main process), its leftovers, the refusal to
+    clobber a run, and the checkpoint to resume with `args` made to agree with it. Returns
+    (checkpoint state or None, its path)."""
+    out = Path(args.out)
+    if main_process:
+        lock.acquire()
+        if lock.note:
+            print(f"awing: {out}: {lock.note}", file=sys.stderr)
+        removed = remove_stale_temp_files(out)
+        if removed:
+            print(f"awing: {out}: removed {len(removed)} temporary file(s) of an interrupted checkpoint write",
+                  file=sys.stderr)
+    path = resume_path(args, out)
+    state = None
+    if path is not None:
+        state = load_checkpoint(path, map_location="cpu")
+        for note in resume_options(args, given, state, str(path)):
+            if main_process:
+                print(f"awing: {note}", file=sys.stderr)
+    elif main_process and holds_a_run(out):
+        if args.overwrite:
+            removed = remove_run_outputs(out)
+            print(f"awing: --overwrite: removed the previous run's {', '.join(removed)} from {out}", file=sys.stderr)
+        elif args.resume != "auto":   # auto without a last.pt: a run killed before its first checkpoint restarts
+            raise RunFolderError(f"{out} already holds a training run: continue it with --resume auto, train into "
+                                 f"a new --out, or start it afresh with --overwrite (deletes its checkpoints and "
+                                 f"results)")
+    return state, path
+
+
 def main(argv=None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    resolve_device(args.device)   # an unusable --device is an error before anything is created
+    if args.overwrite and args.resume:
+        raise ValueError("--overwrite starts the run afresh, --resume continues it: give one of them")
+    given = given_options(argv)
     keep_freed_memory()
+    args.out = str(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    main_process = int(os.environ.get("RANK", "0")) == 0   # under torchrun only rank 0 takes the lock
+    lock = RunLock(Path(args.out))
+    created = not Path(args.out).exists()
     try:
-        trainer = Trainer(args)
-    except InitCheckpointError as exc:
-        raise SystemExit(f"error: {exc}")
+        state, path = open_run_folder(args, given, main_process, lock)
+        try:
+            trainer = Trainer(args, state, str(path))
+        except InitCheckpointError as exc:
+            raise SystemExit(f"error: {exc}")
+        del state
+        if main_process and path is not None:
+            print(f"resumed from {path} at epoch {trainer.progress.epoch}, step {trainer.progress.step}",
+                  file=sys.stderr)
+        return _train(args, trainer)
+    finally:
+        lock.release()
+        if created and main_process and Path(args.out).is_dir() and not any(Path(args.out).iterdir()):
+            Path(args.out).rmdir()   # a run that stopped before writing anything leaves no empty folder
+
+
+def _train(args: argparse.Namespace, trainer: "Trainer") -> dict:
     main_process = trainer.dist.is_main
     try:
-        trainer.resume(args.resume)
         if main_process:
             print(f"awing: training {args.preset} on {args.dataset} ({trainer.device}"
                   f"{f', {trainer.dist.world_size} processes' if trainer.dist.enabled else ''}); "
