@@ -19,6 +19,7 @@ prefix of nn.DataParallel. Stacks, landmark count, width and hourglass depth are
 tensors; a file that is not such a checkpoint gets an error naming what was expected.
 """
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ import torch
 import awing_ext
 
 from .cli import run
-from .checkpoint import save_checkpoint
+from .checkpoint import describe_load_error, save_checkpoint
 from .models import FANConfig, build_model
 
 __all__ = ["ReleasedCheckpointError", "released_state_dict", "released_keys", "convert_state_dict", "convert", "main"]
@@ -156,10 +157,14 @@ def convert(src, dst, end_relu: bool = False) -> dict:
     src = Path(src)
     if not src.is_file():
         raise FileNotFoundError(f"released checkpoint not found: {src}")
+    if Path(dst).exists() and os.path.samefile(src, dst) or Path(dst).resolve() == src.resolve():
+        raise ReleasedCheckpointError(f"the output {dst} is the input {src}: converting would overwrite the released "
+                                      f"checkpoint; give another output path")
     try:
         obj = torch.load(src, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ReleasedCheckpointError(f"{src} is not a readable PyTorch checkpoint: {exc}") from exc
+        raise ReleasedCheckpointError(f"{src} is not a readable PyTorch checkpoint: "
+                                      f"{describe_load_error(exc)}") from None
     cfg, state = convert_state_dict(released_state_dict(obj), end_relu)
     dataset = DATASET_FOR_POINTS.get(cfg.num_landmarks, "folder")
     checkpoint = {

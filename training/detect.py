@@ -17,7 +17,7 @@ Output (stdout), per image or frame:
 with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md); "crop" is the
 square the model saw (centre, side, roll in degrees counter-clockwise); "scores" are heatmap peaks
 (higher = more confident). A folder's unreadable image gives {"image": PATH, "error": "..."} and
-the run goes on.
+the run goes on. The output is strict JSON: a value that is not finite is written as null.
 
 Video: frames are read in order (OpenCV's VideoCapture: mp4, avi, mov, mkv, ... as its FFmpeg
 build reads), batched through the model, and faces are linked across frames into tracks (nearest
@@ -26,6 +26,10 @@ each track's landmarks with a One Euro filter (training/smoothing.py; ``--smooth
 ``--smooth-beta``) against frame-to-frame jitter. ``--out`` writes the overlay video (.mp4: mp4v,
 .avi: MJPG) at the input's frame rate.
 
+``--out`` is checked before the model loads: an image file OpenCV can write (image input), a
+folder (folder input), a .mp4/.avi file (video input), in a folder that can be written; a write
+that fails anyway (a full disk) is an error when it happens.
+
 Exit codes: 0; 1 when a single image has no face ("no face found in IMAGE (try --box x,y,w,h)"
 on stderr); 2 for bad arguments and files. Checkpoint: ``--checkpoint`` or the newest
 runs/*/best.pt under the current directory.
@@ -33,8 +37,8 @@ runs/*/best.pt under the current directory.
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +47,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .cli import float_above, float_at_least, int_at_least, run
+from .cli import float_above, float_at_least, int_at_least, run, strict_json
 from .data.io import DataError, IMAGE_EXTENSIONS
 from .face_detector import HAAR_SHIFT, HAAR_SIDE, DetectorUnavailable, Face, build_detector, haar_box_to_crop
 from .predict import CROP_SCALE, Predictor, as_rgb_image, box_to_crop
@@ -56,6 +60,7 @@ __all__ = ["VIDEO_EXTENSIONS", "parse_box", "find_checkpoint", "draw_overlay", "
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 VIDEO_FOURCC = {".avi": "MJPG"}     # everything else: mp4v
+VIDEO_OUT_EXTENSIONS = (".mp4", ".avi")   # what the overlay video writer writes (mp4v, MJPG)
 BOX_COLOR = (0, 200, 0)     # RGB
 CROP_COLOR = (0, 120, 255)
 POINT_COLOR = (230, 0, 0)
@@ -150,10 +155,47 @@ def draw_overlay(image_rgb: np.ndarray, faces: Sequence[dict]) -> np.ndarray:
     return out
 
 
+def _writable_folder(folder: Path, what: str) -> None:
+    """ValueError unless `folder` exists as a writable folder or can be created (the nearest
+    existing parent is a writable folder)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ValueError(f"--out {what}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {what}: the folder {probe} is not writable")
+
+
+def check_out(out: Path, source: Path) -> None:
+    """--out before anything runs: what the input kind can write, in a writable folder."""
+    if source.is_dir():
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out}: a folder input writes one overlay per image into a folder; {out} is a file")
+        _writable_folder(out, str(out))
+        return
+    if out.is_dir():
+        kind = "a video file (.mp4 or .avi)" if is_video(source) else "an image file (e.g. overlay.png)"
+        raise ValueError(f"--out {out} is a folder; for a single {'video' if is_video(source) else 'image'} "
+                         f"give {kind}")
+    if is_video(source):
+        if out.suffix.lower() not in VIDEO_OUT_EXTENSIONS:
+            raise ValueError(f"--out {out}: the overlay of a video is a video: use .mp4 or .avi")
+    elif out.suffix.lower() in VIDEO_EXTENSIONS or not cv2.haveImageWriter(str(out)):
+        raise ValueError(f"--out {out}: not an image format OpenCV writes (use .png or .jpg)")
+    _writable_folder(out.parent, str(out))
+
+
 def write_image(path: Path, image_rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
-        raise ValueError(f"cannot write the overlay to {path} (unknown image extension?)")
+    try:
+        ok = cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        ok = False
+    if not ok:
+        why = ("its folder is not writable" if not os.access(path.parent, os.W_OK)
+               else "the disk may be full, or OpenCV cannot write this format")
+        raise ValueError(f"cannot write the overlay to {path}: {why}")
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -166,7 +208,7 @@ def run_image(args, predictor: Predictor, find: FaceFinder) -> int:
     if args.out:
         write_image(Path(args.out), draw_overlay(image, records))
         print(f"overlay written: {args.out}", file=sys.stderr)
-    print(json.dumps({"image": str(args.input), "checkpoint": str(args.checkpoint), "faces": records}))
+    print(strict_json({"image": str(args.input), "checkpoint": str(args.checkpoint), "faces": records}))
     return 0
 
 
@@ -195,10 +237,10 @@ def run_folder(args, predictor: Predictor, find: FaceFinder) -> int:
         for i, path in enumerate(chunk):   # in file order
             if path in errors:
                 unreadable += 1
-                print(json.dumps({"image": str(path), "error": errors[path]}))
+                print(strict_json({"image": str(path), "error": errors[path]}))
                 continue
             found += bool(records[i])
-            print(json.dumps({"image": str(path), "faces": records[i]}))
+            print(strict_json({"image": str(path), "faces": records[i]}))
             if args.out:
                 write_image(Path(args.out) / overlay_names[path], draw_overlay(images[i], records[i]))
     print(f"{len(paths)} images: {found} with a face, {len(paths) - found - unreadable} without, "
@@ -275,8 +317,8 @@ def run_video(args, predictor: Predictor, find: FaceFinder) -> int:
             for image, faces in zip(frames, records):
                 tracker.update(frame_index, faces)
                 with_face += bool(faces)
-                print(json.dumps({"video": str(path), "frame": frame_index, "time": round(frame_index / fps, 4),
-                                  "faces": faces}))
+                print(strict_json({"video": str(path), "frame": frame_index, "time": round(frame_index / fps, 4),
+                                   "faces": faces}))
                 if args.out:
                     writer = writer or open_video_writer(Path(args.out), fps, image.shape[1], image.shape[0])
                     writer.write(cv2.cvtColor(draw_overlay(image, faces), cv2.COLOR_RGB2BGR))
@@ -287,6 +329,8 @@ def run_video(args, predictor: Predictor, find: FaceFinder) -> int:
             writer.release()
     if frame_index == 0:
         raise ValueError(f"no frame could be read from {path} (empty or corrupt video)")
+    if writer is not None and (not Path(args.out).is_file() or Path(args.out).stat().st_size == 0):
+        raise ValueError(f"writing the overlay video {args.out} failed (is the disk full?)")
     print(f"{frame_index} frames at {fps:g} fps: {with_face} with a face, {tracker.next_id} track(s)"
           + (f"; overlay video {args.out}" if args.out else ""), file=sys.stderr)
     return 0
@@ -342,6 +386,8 @@ def main(argv=None) -> int:
     if not source.exists():
         raise FileNotFoundError(f"image file not found: {source}" if not is_video(source)
                                 else f"video file not found: {source}")
+    if args.out:
+        check_out(Path(args.out), source)
     device = resolve_device(args.device)
     args.checkpoint = find_checkpoint(args.checkpoint)
     find = FaceFinder(args.box, None if args.box is not None else build_detector(args.cascade, args.yunet,

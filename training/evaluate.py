@@ -9,15 +9,18 @@ here override them. Prints a results table (the model beside the mean shape of t
 split) and writes results_<split>.json, ced_<split>.png and predictions_<split>.png to --out
 (default: the checkpoint's folder). The work is training.evaluation.evaluate_split, which the end
 of a training run calls too.
+
+``--skip-bad`` evaluates what can be read of a dataset (your own photos with one odd .pts file):
+bad files are left out, listed on stderr and counted in the results ("skipped",
+"skipped_files"); without it (and unless the run trained with it) the first one is an error.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from awing_ext.schemes import get_scheme
 
-from .cli import float_above, int_at_least, run
+from .cli import float_above, int_at_least, run, strict_json, worker_count
 from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
 from .data.registry import DATASETS, build_base, build_dataset
@@ -41,7 +44,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-root", default=None, help="dataset folder (default: the run's)")
     p.add_argument("--threshold", type=float_above(0), default=0.1, help="NME threshold of FR and AUC")
     p.add_argument("--batch-size", type=int_at_least(1), default=32)
-    p.add_argument("--workers", type=int_at_least(0), default=1)
+    p.add_argument("--workers", type=worker_count, default=1, help="data-loader worker processes")
+    p.add_argument("--skip-bad", action=argparse.BooleanOptionalAction, default=None,
+                   help="leave out (list and count) corrupt or missing images and malformed annotations instead "
+                        "of stopping (default: as the run trained)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="where to write results (default: the checkpoint's folder)")
     p.add_argument("--flip-test", action="store_true",
@@ -59,13 +65,14 @@ def main(argv=None) -> dict:
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, map_location=device)
     cfg = ckpt["config"]
-    model = load_model(ckpt, device)
+    model = load_model(ckpt, device, str(args.checkpoint))
     input_size = model.config.input_size
     name = args.dataset or cfg["dataset"]
     same = name == cfg["dataset"]
+    skip_bad = args.skip_bad if args.skip_bad is not None else bool(cfg.get("skip_bad", False))
     common = dict(input_size=input_size, seed=cfg["seed"],
                   data_root=args.data_root or (cfg.get("data_root") if same else None),
-                  skip_bad=cfg.get("skip_bad", False), crop=cfg.get("crop", "landmarks") if same else "landmarks")
+                  skip_bad=skip_bad, crop=cfg.get("crop", "landmarks") if same else "landmarks")
     if args.protocol == "released":
         return _released(args, name, cfg, model, device)
     samples = args.samples or (cfg.get(f"{args.split}_samples") or cfg.get("test_samples") if same else None)
@@ -86,8 +93,10 @@ def main(argv=None) -> dict:
                             extra={"checkpoint": str(args.checkpoint), "dataset": name, "split": args.split,
                                    "flip_test": args.flip_test},
                             flip_permutation=flip_permutation_of(points) if args.flip_test else None)
-    print(f"{name} {args.split}: {report['samples']} images, NME normalised by the {report['normaliser']}",
-          file=sys.stderr)
+    print(f"{name} {args.split}: {report['samples']} images, NME normalised by the {report['normaliser']}"
+          + (f"; {report['skipped']} bad file(s) skipped" if report["skipped"] else ""), file=sys.stderr)
+    for bad in report["skipped_files"]:
+        print(f"  skipped {bad['file']}: {bad['reason']}", file=sys.stderr)
     print(format_report(report))
     print(f"written: {out}/results_{args.split}.json, ced_{args.split}.png, predictions_{args.split}.png")
     return report
@@ -107,7 +116,7 @@ def _released(args, name: str, cfg: dict, model, device) -> dict:
     report = {"checkpoint": str(args.checkpoint), "split": args.split, **report}
     out = Path(args.out or Path(args.checkpoint).parent)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"results_{args.split}_released.json").write_text(json.dumps(report, indent=2))
+    (out / f"results_{args.split}_released.json").write_text(strict_json(report, indent=2))
     print(f"wflw {args.split}, released protocol: {report['samples']} images, NME normalised by "
           f"{report['normaliser']}", file=sys.stderr)
     print(format_table(report["results"], args.threshold, name_header="decoding"))

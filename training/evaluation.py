@@ -15,9 +15,11 @@ import torch
 from awing_ext.schemes import get_scheme
 
 from . import metrics, visualize
+from .cli import strict_json
 from .codec import HeatmapCodec
 from .data.registry import build_dataset, subsets_of
 from .predict import crop_landmarks
+from .runtime import worker_init
 
 
 @torch.no_grad()
@@ -78,8 +80,17 @@ def train_crop_landmarks(dataset: str, input_size: int, *, seed: int, data_root:
     cap = min(samples or 1000, 1000)  # synthetic: faces; real datasets: the first images
     plain, _ = build_dataset(dataset, "train", input_size=input_size, num_samples=cap, limit=min(cap, limit or cap),
                              seed=seed, data_root=data_root, skip_bad=skip_bad, crop=crop)
-    loader = torch.utils.data.DataLoader(plain, batch_size=64, num_workers=workers)
+    loader = torch.utils.data.DataLoader(plain, batch_size=64, num_workers=workers,
+                                         worker_init_fn=worker_init() if workers else None)
     return np.concatenate([b["landmarks"].numpy() for b in loader])
+
+
+def skipped_files(dataset) -> list:
+    """The files a dataset built with skip_bad left out (bad annotations, missing or corrupt
+    images found when it was built), as [{"file", "reason"}]."""
+    base = getattr(dataset, "dataset", dataset)          # a torch Subset
+    base = getattr(base, "base", base)                   # registry.AugmentedDataset
+    return [{"file": f, "reason": r} for f, r in getattr(base, "skipped", [])]
 
 
 def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baseline_landmarks: np.ndarray, *,
@@ -89,14 +100,16 @@ def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baselin
     """Evaluates `model` on `dataset` beside the mean shape of `baseline_landmarks`; writes
     results{suffix}.json, ced{suffix}.png and predictions{suffix}.png to `out`; returns the report."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
-                                         pin_memory=device.type == "cuda")
+                                         pin_memory=device.type == "cuda",
+                                         worker_init_fn=worker_init() if workers else None)
     result = run_evaluation(model, loader, device, codec, channels_last, flip_permutation=flip_permutation)
     baseline = metrics.MeanShapeBaseline().fit(baseline_landmarks)
     report, curves = evaluation_report(result, subsets_of(dataset), baseline.mean_shape_, threshold)
-    report = {**(extra or {}), **report}
+    skipped = skipped_files(dataset)
+    report = {**(extra or {}), **report, "skipped": len(skipped), "skipped_files": skipped}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"results{suffix}.json").write_text(json.dumps(report, indent=2))
+    (out / f"results{suffix}.json").write_text(strict_json(report, indent=2))
     visualize.plot_ced(curves, out / f"ced{suffix}.png", threshold=threshold, title=title)
     shown = len(result["images"])
     visualize.prediction_grid(result["images"], result["pred"][:shown], result["gt"][:shown],

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -217,15 +218,36 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        model = HeatmapModel(load_model(load_checkpoint(args.checkpoint), torch.device("cpu"))).eval()
-    except (FileNotFoundError, RuntimeError, KeyError, TypeError, ValueError) as exc:
-        print(f"error: cannot load {args.checkpoint}: {exc}", file=sys.stderr)
-        return 2
     suffix = ".onnx" if args.format == "onnx" else (".ptl" if args.mobile else ".pt")
     out = Path(args.out) if args.out else Path(args.checkpoint).parent / f"model{suffix}"
+    meta_path = out.with_name(out.name + ".json")
+    for written in (out, meta_path):   # the export must not replace its own input
+        if _same_file(written, Path(args.checkpoint)):
+            print(f"error: --out {out} would overwrite the checkpoint {args.checkpoint} being exported"
+                  f"{' (its sidecar ' + str(meta_path) + ')' if written is meta_path else ''}: give another --out",
+                  file=sys.stderr)
+            return 2
+    try:
+        model = HeatmapModel(load_model(load_checkpoint(args.checkpoint), torch.device("cpu"),
+                                        str(args.checkpoint))).eval()
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:   # these name the file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyError, TypeError) as exc:
+        print(f"error: cannot load {args.checkpoint}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    if out.is_dir():
+        print(f"error: --out {out} is a folder: give the file to write (e.g. {out / ('model' + suffix)})",
+              file=sys.stderr)
+        return 2
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if args.format == "torchscript":
@@ -242,7 +264,6 @@ def main(argv=None) -> int:
         return 1
     meta = {**sidecar(model, args.format, args.checkpoint, result, args.mobile,
                       args.opset if args.format == "onnx" else None), **info}
-    meta_path = out.with_name(out.name + ".json")
     meta_path.write_text(json.dumps(meta, indent=2))
     if "skipped" in result:
         print(f"written: {out}, {meta_path}; not verified: {result['skipped']}")

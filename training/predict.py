@@ -136,6 +136,8 @@ class Predictor:
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        from .checkpoint import check_finite_weights
+        check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
         if device is None:   # where the model's weights are (CPU for a model without any)
             device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -148,10 +150,11 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path, device: Union[str, torch.device] = "auto", **kwargs) -> "Predictor":
-        """Loads a checkpoint written by training.train (or training.convert) once."""
+        """Loads a checkpoint written by training.train (or training.convert) once (its digest
+        verified; weights with NaN or inf refused: training.checkpoint)."""
         from .checkpoint import load_checkpoint, load_model
         device = resolve_device(device) if isinstance(device, str) else device
-        model = load_model(load_checkpoint(path, map_location=device), device)
+        model = load_model(load_checkpoint(path, map_location=device), device, str(path))
         return cls(model, device, **kwargs)
 
     @property

@@ -36,6 +36,12 @@ checks but still fails to decode later (e.g. truncated) raises when its item is 
 ``skip_bad`` the next good item is returned in its place and a warning is logged (counted in
 ``dataset.runtime_skipped`` of the process that read it: DataLoader workers keep their own).
 
+Landmarks far outside their image are a data error too (wrong coordinates, a unit or offset
+mistake, not a face at the image border): a point more than one image size outside the image
+(x < -0.5 - W or x > W - 0.5 + W, the same for y) is refused naming the annotation. It is
+checked when the loader is built where the image size can be read from the file's header
+(Pillow), else when the image is decoded.
+
 The "val" split of every loader is a fixed held-out-looking part of its training split: the
 training items whose key (relative path, plus line/index where one file holds several faces) has
 ``zlib.crc32(key) % 20 == 0``, about 5 %, the same on every machine (if that picks none, the one
@@ -44,6 +50,7 @@ item with the smallest crc32, so "val" is never empty when "train" has 2 or more
 items, for runs that want an honest validation set.
 """
 import logging
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +62,8 @@ import torch
 
 from .io import DataError, load_image_rgb
 
-__all__ = ["Record", "LandmarkDataset", "is_val_key", "val_mask", "select_split", "VAL_MODULUS", "square_box"]
+__all__ = ["Record", "LandmarkDataset", "is_val_key", "val_mask", "select_split", "VAL_MODULUS", "square_box",
+           "check_landmarks_in_image", "image_size_from_header"]
 
 log = logging.getLogger("awing.data")
 
@@ -73,6 +81,35 @@ def square_box(det_box: Sequence[float], scale: float) -> Tuple[float, float, fl
     return (x0 + x1) / 2, (y0 + y1) / 2, max(max(x1 - x0, y1 - y0) * scale, 1.0)
 
 
+def check_landmarks_in_image(landmarks: np.ndarray, width: int, height: int, annotation: str, image: str) -> None:
+    """DataError naming `annotation` when a landmark lies more than one image size outside the
+    (width x height) image (module docstring)."""
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    bad = ((pts[:, 0] < -0.5 - width) | (pts[:, 0] > 2 * width - 0.5) |
+           (pts[:, 1] < -0.5 - height) | (pts[:, 1] > 2 * height - 0.5))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{annotation}: landmark {i} at ({pts[i, 0]:.6g}, {pts[i, 1]:.6g}) lies more than the image "
+                        f"size outside the {width}x{height} image {image} ({int(bad.sum())} such point(s): wrong "
+                        f"coordinates?)", file=annotation)
+
+
+def image_size_from_header(path) -> Optional[Tuple[int, int]]:
+    """(width, height) of an image file from its header (Pillow, no decoding); None when Pillow
+    is missing or does not know the format."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return int(im.size[0]), int(im.size[1])
+    except Exception:   # noqa: BLE001 - an unknown or broken header: decoding will tell
+        return None
+
+
 @dataclass
 class Record:
     """One face: its image reference, landmarks and metadata (no pixels)."""
@@ -86,6 +123,7 @@ class Record:
     det_box: Optional[Tuple[float, float, float, float]] = None
     order: int = -1                             # position in the annotation listing (before skips)
     extra: dict = field(default_factory=dict)
+    annotation: str = ""                        # where the landmarks come from (file, line), for messages
 
 
 def val_mask(records: List[Record]) -> np.ndarray:
@@ -166,9 +204,17 @@ class LandmarkDataset(torch.utils.data.Dataset):
         if not path.is_file():
             raise DataError(f"image file not found: {path} (for annotation {rec.key})", file=path)
         if self.check_images == "decode":
-            load_image_rgb(path)
+            h, w = load_image_rgb(path).shape[:2]
+            self._check_bounds(rec, w, h)
         elif path.stat().st_size == 0 or not cv2.haveImageReader(str(path)):
             raise DataError(f"corrupt or unsupported image file {path} (no known image signature)", file=path)
+        else:
+            size = image_size_from_header(path)
+            if size is not None:
+                self._check_bounds(rec, *size)
+
+    def _check_bounds(self, rec: Record, width: int, height: int) -> None:
+        check_landmarks_in_image(rec.landmarks, width, height, rec.annotation or rec.key, rec.image)
 
     def _read_image(self, rec: Record) -> np.ndarray:
         return load_image_rgb(rec.image)
@@ -180,7 +226,9 @@ class LandmarkDataset(torch.utils.data.Dataset):
     def sample(self, index: int) -> dict:
         """Item `index`, raising DataError for an unreadable image whatever skip_bad says."""
         rec = self.records[index]
-        out = {"image": self._read_image(rec), "landmarks": rec.landmarks.copy(),
+        image = self._read_image(rec)
+        self._check_bounds(rec, image.shape[1], image.shape[0])
+        out = {"image": image, "landmarks": rec.landmarks.copy(),
                "visible": np.ones(len(rec.landmarks), np.float32), "subset": rec.subset, "source": rec.source,
                "path": rec.image, "index": index}
         if rec.occluded is not None:

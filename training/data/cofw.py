@@ -33,7 +33,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .base import LandmarkDataset, Record, select_split
+from .base import LandmarkDataset, Record, check_landmarks_in_image, select_split
 from .io import DataError, to_rgb_uint8
 
 __all__ = ["COFW", "mat_file", "read_cofw_mat"]
@@ -147,6 +147,8 @@ class COFW(LandmarkDataset):
                     raise DataError(f"cofw: {name}: non-finite landmark coordinates", file=name)
                 if not np.isin(occ, (0, 1)).all():
                     raise DataError(f"cofw: {name}: occlusion flags must be 0 or 1, got {np.unique(occ)}", file=name)
+                shape = shapes[i][0]
+                check_landmarks_in_image(xy, int(shape[1]), int(shape[0]), f"cofw: {name}", name)
             except DataError as exc:
                 self._bad(exc)
                 continue

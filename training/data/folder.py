@@ -66,7 +66,7 @@ def pts_records(dataset: LandmarkDataset, folder: Path, root: Path, num_points: 
             dataset._bad(exc)
             continue
         out.append(Record(image=str(image), landmarks=lm, key=pts.relative_to(root).as_posix(),
-                          subset=subset, source=source, order=order))
+                          subset=subset, source=source, order=order, annotation=str(pts)))
     return out
 
 

@@ -9,7 +9,9 @@ Layout under ``data_root`` (the released archives unpacked side by side)::
 Each annotation line has 207 whitespace-separated fields: 196 floats x0 y0 ... x97 y97, the face
 box x_min y_min x_max y_max (4 ints), six 0/1 flags pose expression illumination make-up
 occlusion blur, and the image path relative to WFLW_images/. A malformed line raises an error
-naming the file and line (or, with ``skip_bad``, is skipped and counted).
+naming the file and line (or, with ``skip_bad``, is skipped and counted); so does an image path
+that leads outside the data root (absolute, or climbing out with ``../``): an annotation list
+only ever names images under WFLW_images/.
 
 Coordinates: WFLW's points are used as they are (0-based image pixels, as the released lists are
 read by the reference implementations); the box becomes "det_box" (x0, y0, x1, y1). Several lines
@@ -23,6 +25,7 @@ occlusion, blur (each the test faces with that flag; empty ones left out) and "a
 The crop is the landmarks' bounding box x 1.25 (CropAndAugment) by default, or with
 ``crop="detector"`` the annotated box's centre with side ``det_scale`` x its larger side.
 """
+import os
 from pathlib import Path
 from typing import Dict
 
@@ -94,10 +97,15 @@ class WFLW(LandmarkDataset):
             raise DataError(f"malformed WFLW annotation {where}: attribute flags must be 0 or 1, got {flags}",
                             file=ann)
         rel = parts[206]
-        return Record(image=str(images / rel), landmarks=coords.reshape(98, 2).astype(np.float32),
+        inside = os.path.normpath(rel.replace("\\", "/"))
+        if os.path.isabs(rel) or Path(rel).is_absolute() or inside == ".." or inside.startswith("../") \
+                or os.path.splitdrive(rel)[0]:
+            raise DataError(f"WFLW annotation {where}: image path {rel!r} leads outside the data root "
+                            f"{images.parent} (paths are relative to WFLW_images/)", file=ann)
+        return Record(image=str(images / inside), landmarks=coords.reshape(98, 2).astype(np.float32),
                       key=f"{split}:{lineno}", subset="all", source=rel.split("/")[0],
                       attributes={name: bool(v) for name, v in zip(ATTRIBUTES, flags)},
-                      det_box=tuple(box), order=lineno)
+                      det_box=tuple(box), order=lineno, annotation=where)
 
     @property
     def attribute_matrix(self) -> np.ndarray:
