@@ -30,6 +30,7 @@ import os
 import platform
 import shutil
 import sys
+import threading
 
 from setuptools import setup
 
@@ -144,17 +145,33 @@ def core_module(with_cuda: bool):
 
 
 class BuildAwing(BuildExtension):
-    """torch's BuildExtension, with a temporary folder per module (the same kernel source is
-    compiled with other flags for each CPU capability) and awing_ext/_build.json written beside
-    the modules: the torch they were built against and the CPU capabilities built."""
+    """torch's BuildExtension, with a temporary folder per module (the same kernel unit is
+    compiled with other flags for each CPU capability), the modules built at the same time when
+    ninja drives the compiles (a capability's single unit then overlaps _C's instead of waiting
+    for it), and awing_ext/_build.json written beside the modules: the torch they were built
+    against and the CPU capabilities built."""
+
+    _thread = threading.local()  # the temporary folder of the module this thread builds
+
+    @property
+    def build_temp(self):
+        return getattr(self._thread, "build_temp", None) or self.__dict__.get("_build_temp")
+
+    @build_temp.setter
+    def build_temp(self, value):
+        self.__dict__["_build_temp"] = value
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.use_ninja and not self.parallel:
+            self.parallel = len(self.extensions)  # without ninja, torch's compile wrapper is not thread-safe
 
     def build_extension(self, ext):
-        shared_temp = self.build_temp
-        self.build_temp = os.path.join(shared_temp, ext.name.rsplit(".", 1)[-1])
+        self._thread.build_temp = os.path.join(self.__dict__["_build_temp"], ext.name.rsplit(".", 1)[-1])
         try:
             super().build_extension(ext)
         finally:
-            self.build_temp = shared_temp
+            self._thread.build_temp = None
 
     def run(self):
         super().run()
