@@ -181,10 +181,13 @@ def remove_run_outputs(folder: Path) -> List[str]:
 
 
 def remove_stale_temp_files(folder: Path) -> List[str]:
-    """Deletes checkpoint temp files (``.<name>.pt.<random>.tmp``) left by a killed run; call
-    with the lock held (then no writer can be using them)."""
+    """Deletes the temporary files of a killed run's atomic writes (``.last.pt.<random>.tmp``,
+    ``.metrics.jsonl.<pid>.tmp``, ...); call with the lock held (then no writer can be using them)."""
     removed = []
-    for path in Path(folder).glob(".*.pt.*.tmp"):
+    folder = Path(folder)
+    stale = sorted({p for pattern in (".*.pt.*.tmp", *(f".{name}.*.tmp" for name in RUN_FILES))
+                    for p in folder.glob(pattern)})
+    for path in stale:
         try:
             path.unlink()
             removed.append(path.name)
@@ -213,7 +216,7 @@ def trim_metrics_log(path: Path, records: Optional[int], step: int) -> int:
         elif not isinstance(record, dict) or record.get("step", 0) > step:
             continue
         kept.append(line)
-    tmp = path.with_name(f".{path.name}.trim")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     os.replace(tmp, path)
     return len(kept)

@@ -140,13 +140,14 @@ def test_a_killed_runs_temp_files_go_and_its_replayed_steps_are_logged_once(tmp_
         f.write(json.dumps({"epoch": 0, "step": 3, "loss": 1.0, "lr": 0.002, "images_per_s": 1.0}) + "\n")
         f.write('{"epoch": 0, "step": 4, "lo')
     (out / ".last.pt.k9x2q1zz.tmp").write_bytes(b"\0" * 1000)
+    (out / ".metrics.jsonl.4242.tmp").write_text("{}")
     dead = subprocess.Popen([sys.executable, "-c", ""])
     dead.wait()
     (out / LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
 
     code, _, err = run_cli(train.main, common + ["--resume", "auto"], capsys)
     assert code == 0, err
-    assert "removed a stale lock" in err and "removed 1 temporary file" in err
+    assert "removed a stale lock" in err and "removed 2 temporary file(s)" in err
     assert not list(out.glob(".*.tmp")) and not (out / LOCK_NAME).exists()
     records = _records(out)
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]
