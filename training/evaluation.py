@@ -5,7 +5,6 @@ evaluate_split is the one evaluation: `python -m training.evaluate` calls it on 
 `python -m training.train` on its best.pt at the end of a run. Predictions go through
 training.predict.crop_landmarks, as the Predictor's and detect's do.
 """
-import json
 from pathlib import Path
 from typing import Optional, Sequence
 
