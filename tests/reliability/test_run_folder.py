@@ -45,7 +45,7 @@ def finished_run(tmp_path_factory):
 # ---------------------------------------------------------------------------------------- the lock
 def test_a_second_run_into_a_busy_folder_is_refused_and_ctrl_c_releases_the_lock(tmp_path, capsys):
     out = tmp_path / "run"
-    first = start_command("train", *TINY, "--train-samples", "4000", "--batch-size", "4", "--epochs", "1",
+    first = start_command("train", *TINY, "--train-samples", "4000", "--batch-size", "4", "--epochs", "5",
                           "--checkpoint-every", "1", "--out", out, cwd=tmp_path)
     try:
         _wait_for(lambda: (out / LOCK_NAME).exists() and (out / "last.pt").exists(), 240,
