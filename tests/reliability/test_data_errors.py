@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TINY, assert_one_line_error, run_cli
+from reliability_helpers import TINY, assert_one_line_error, run_cli
 from dataset_fixtures import write_cofw_mat, write_folder, write_image, write_wflw_tree
 from training import evaluate, train
 from training.data import base

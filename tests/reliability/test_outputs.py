@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_one_line_error, run_cli
+from reliability_helpers import assert_one_line_error, run_cli
 from released_fan import ReleasedFAN, randomise
 from training import convert, detect, export
 

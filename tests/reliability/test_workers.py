@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY, run_cli, subprocess_env
+from reliability_helpers import ROOT, TINY, run_cli, subprocess_env
 from training import evaluate, train
 from training.cli import max_workers
 
