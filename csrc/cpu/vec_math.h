@@ -18,7 +18,7 @@ using Vec = at::vec::Vectorized<T>;
 
 // float lanes use the faster variants: at::vec's inline polynomial exp (exp_u20) and, under
 // AVX2, Sleef's 3.5-ulp log; both far below what a float32 loss can resolve, and measured
-// against the float64 reference in tests/test_loss_values.py.
+// against the float64 reference in tests/test_adaptive_wing_loss_values.py.
 #if defined(CPU_CAPABILITY_AVX2)
 // Natural log of 8 floats, inline (no call, so the caller's registers stay live): the Cephes
 // logf reduction and polynomial (~1 ulp), subnormals rescaled, log(0) = -inf, log(inf) = inf,
