@@ -26,7 +26,7 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 UNAVAILABLE = 69
-# Skip reasons that mean "this machine cannot run the CUDA tests" (tests/conftest.py's among them),
+# Skip reasons that mean "this machine cannot run the CUDA tests" (tests/device_support.py's among them),
 # as opposed to legitimate ones such as "needs two CUDA devices".
 LACKING_CUDA = re.compile(r"no CUDA device|without CUDA|CUDA (is )?not available|no GPU|sees no CUDA", re.I)
 # What compute-sanitizer and ncu print when the machine refuses them (seen: "Device not supported"

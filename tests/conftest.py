@@ -2,13 +2,7 @@
 import pytest
 import torch
 
-import awing_ext
-
-CUDA_SKIP_REASON = (
-    "no CUDA device present" if not torch.cuda.is_available()
-    else "awing_ext was built without CUDA kernels" if not awing_ext.build_info()["cuda"]
-    else None
-)
+from device_support import CUDA_SKIP_REASON
 
 DEVICES = [
     pytest.param("cpu", id="cpu"),

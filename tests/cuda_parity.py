@@ -13,7 +13,7 @@ import torch
 
 import awing_ext
 
-from conftest import CUDA_SKIP_REASON
+from device_support import CUDA_SKIP_REASON
 
 requires_cuda = pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=CUDA_SKIP_REASON or "")
 requires_two_gpus = pytest.mark.skipif(
