@@ -1,0 +1,1 @@
+"""The training engine: options, setup and the loop (training/engine/trainer.py)."""

@@ -1,0 +1,208 @@
+"""train's options: the argparse definitions, the --config file merge, and the rules a resumed run's
+options follow (resume_options: the checkpoint's values, except RESUMABLE ones given anew)."""
+import argparse
+import os
+import sys
+
+from ..cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
+from ..config import RUN_ONLY, RaisingParser, config_path_in, config_to_argv, load_config
+from ..data.registry import DATASETS
+from ..data.transforms import AugmentConfig
+from ..models import PRESETS
+
+DESCRIPTION = "Train a FAN face-alignment model with the Adaptive Wing loss."
+
+# options a resumed run may give with another value than its checkpoint's (the others would make
+# the checkpoint's optimiser, schedule, data or model disagree with config.json)
+RESUMABLE = ("epochs", "max_steps", "workers", "log_every", "checkpoint_every", "no_progress", "device", "data_root",
+             "compile", "channels_last")
+PER_INVOCATION = ("max_steps",)   # not inherited from the checkpoint when not given again
+
+
+def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.ArgumentParser:
+    """train's options (parser_class: config.RaisingParser checks a --config file's values)."""
+    p = parser_class(prog="python -m training.train", description=DESCRIPTION,
+                     formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a recipe (configs/*.toml) or a run's config.json to repeat it; options given on "
+                        "the command line override its values (training/config.py)")
+    add_data_options(p)
+    add_model_options(p)
+    add_run_options(p)
+    return p
+
+
+def add_data_options(p) -> None:
+    """--dataset ... and the augmentation group."""
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
+    g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README)")
+    g.add_argument("--limit", type=int_at_least(1), default=None, help="real datasets: use the first N images of each split")
+    g.add_argument("--skip-bad", action=argparse.BooleanOptionalAction, default=False,
+                   help="skip (and log, count) corrupt or missing images and malformed annotations instead of stopping")
+    g.add_argument("--crop", default="landmarks", choices=("landmarks", "detector"),
+                   help="crop around the landmarks' box, or the dataset's face box (wflw, cofw)")
+    g.add_argument("--train-split", default=None,
+                   help="split to train on (default: train for synthetic; train-val for real datasets, so "
+                        "that the val split that picks best.pt is held out; 'train' is the paper's full set)")
+    g.add_argument("--train-samples", type=int_at_least(1), default=2400, help="synthetic: training faces")
+    g.add_argument("--val-samples", type=int_at_least(1), default=256, help="synthetic: validation faces")
+    g.add_argument("--test-samples", type=int_at_least(1), default=512, help="synthetic: test faces")
+    g.add_argument("--workers", type=worker_count, default=1,
+                   help="data-loader worker processes (at most 4 per CPU core, at least 16 allowed)")
+    g.add_argument("--no-augment", action="store_true", help="train on centred crops only")
+    g.add_argument("--augment", dest="no_augment", action="store_false",
+                   help="augment (the default): undoes a config file's no-augment")
+    g = p.add_argument_group("augmentation (training/data/transforms.py; paper values in configs/300w.toml)")
+    g.add_argument("--rotate", type=float_at_least(0), default=30.0, help="max rotation, degrees (paper: 50)")
+    g.add_argument("--scale-jitter", type=float_in(0, 0.9), default=0.15,
+                   help="max relative change of the crop side (paper: 0.15)")
+    g.add_argument("--translate", type=float_in(0, 1), default=0.08,
+                   help="max shift of the crop centre, fraction of the crop side (paper: 25 px of 256, 0.0977)")
+    g.add_argument("--flip", type=fraction, default=0.5, help="horizontal flip probability (paper: 0.5)")
+    g.add_argument("--occlusion", type=fraction, default=0.3, help="occluding patch probability")
+    g.add_argument("--blur", type=fraction, default=0.0, help="Gaussian blur probability")
+    g.add_argument("--blur-sigma", type=float_above(0), default=2.0, help="largest blur sigma, crop pixels")
+    g.add_argument("--noise", type=fraction, default=0.0, help="Gaussian pixel noise probability")
+    g.add_argument("--noise-std", type=float_in(0, 1), default=0.05, help="largest noise std, fraction of 255")
+    g.add_argument("--brightness", type=float_in(0, 1), default=0.25, help="max brightness shift, fraction of 255")
+    g.add_argument("--contrast", type=float_in(0, 1), default=0.25, help="max contrast change, relative")
+
+
+def add_model_options(p) -> None:
+    """The model and optimisation groups."""
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model preset")
+    g.add_argument("--stacks", type=int_at_least(1), default=None, help="override the preset's hourglass stacks")
+    g.add_argument("--width", type=int_at_least(8), default=None, help="override the preset's channel width")
+    g.add_argument("--depth", type=int_at_least(1), default=None, help="override the preset's hourglass depth")
+    g.add_argument("--sigma", type=float_above(0), default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int_at_least(1), default=8, help="passes over the training set")
+    g.add_argument("--batch-size", type=int_at_least(1), default=16, help="images per step and per process")
+    g.add_argument("--optimizer", default="adamw", choices=("rmsprop", "adamw"),
+                   help="rmsprop is the paper's (use --lr 1e-4 --weight-decay 1e-5)")
+    g.add_argument("--lr", type=float_above(0), default=2e-3, help="initial learning rate")
+    g.add_argument("--weight-decay", type=float_at_least(0), default=1e-5, help="weight decay")
+    g.add_argument("--lr-milestones", type=int_at_least(1), nargs="*", default=None,
+                   help="epochs at which the learning rate is multiplied by --lr-gamma "
+                        "(default: 75%% and 90%% of --epochs)")
+    g.add_argument("--lr-gamma", type=float_above(0), default=0.2, help="step-decay factor")
+    g.add_argument("--amp", default="auto", choices=("auto", "none", "bf16", "fp16"),
+                   help="autocast dtype; auto = bf16 on CUDA, none on CPU")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                   help="channels_last memory format")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                   help="torch.compile the model for training (the first steps compile; awing_ext's ops are compile-clean)")
+
+
+def add_run_options(p) -> None:
+    """The run group: folder, checkpoints, resume, device, seed, logging."""
+    g = p.add_argument_group("run")
+    g.add_argument("--out", default=None, help="run folder (default: runs/<time>)")
+    g.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this checkpoint's weights (and its architecture and input normalisation), "
+                        "e.g. one written by training.convert; a new optimiser and schedule (fine-tuning)")
+    g.add_argument("--resume", default=None, metavar="CKPT|auto",
+                   help="continue from a checkpoint; 'auto' = <out>/last.pt if it exists. Options not given "
+                        "take the checkpoint's values; only " + ", ".join("--" + o.replace("_", "-") for o in RESUMABLE)
+                        + " may differ from them (--max-steps applies to this invocation only)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out folder that holds a run: delete its outputs (checkpoints, "
+                        "metrics, results) first; without it such a folder is refused unless --resume continues it")
+    g.add_argument("--checkpoint-every", type=int_at_least(1), default=100, help="steps between last.pt writes")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--seed", type=int_in(0, 2 ** 32 - 1), default=0)
+    g.add_argument("--log-every", type=int_at_least(1), default=10, help="steps between metrics.jsonl lines")
+    g.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps (tests, smoke runs)")
+    g.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    g.add_argument("--progress", dest="no_progress", action="store_false",
+                   help="tqdm bars (the default): undoes a config file's no-progress")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options: a --config file's values first, then the command line's (which win)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from_file: list = []
+    path = config_path_in(argv)
+    if path:
+        checker = build_parser(RaisingParser, source=path)
+        from_file = config_to_argv(load_config(path), checker, path)
+        checker.parse_args(from_file)  # a bad value is an error naming the file
+    args = build_parser().parse_args(from_file + argv)
+    return args
+
+
+def given_options(argv=None) -> set:
+    """The options the command line (or its --config file) sets, as dests: what a resumed run
+    keeps from the user rather than from the checkpoint."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    path = config_path_in(argv)
+    from_file = config_to_argv(load_config(path), build_parser(RaisingParser, source=path), path) if path else []
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(from_file + argv)))
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def resume_options(args: argparse.Namespace, given: set, state: dict, source: str) -> list:
+    """Makes `args` the resumed run's options: the checkpoint's, except RESUMABLE ones given
+    anew. An option outside RESUMABLE given with another value is a ValueError naming it and
+    both values. Returns notes to print (e.g. milestones kept when --epochs changed)."""
+    recorded = state.get("config") or {}
+    conflicts, notes = [], []
+    scheduler = state.get("scheduler") or {}
+    milestones = sorted(int(m) for m in scheduler.get("milestones", {})) if scheduler.get("milestones") else None
+    for dest, value in vars(args).items():
+        if dest in RUN_ONLY or dest == "overwrite" or dest not in recorded:
+            continue
+        if dest not in given:
+            if dest not in PER_INVOCATION:
+                setattr(args, dest, recorded[dest])
+            continue
+        if dest in RESUMABLE:
+            continue
+        if dest == "lr_milestones" and milestones is not None:
+            if sorted(value or []) != milestones:
+                conflicts.append(f"--lr-milestones {_shown(value)} (the checkpoint's: {_shown(milestones)})")
+            continue
+        if value != recorded[dest]:
+            conflicts.append(f"--{dest.replace('_', '-')} {_shown(value)} (the checkpoint's: {_shown(recorded[dest])})")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if state.get("world_size", world_size) != world_size:
+        conflicts.append(f"{world_size} process(es) (the checkpoint's: {state['world_size']})")
+    if conflicts:
+        raise ValueError(f"--resume {source}: options that cannot change when a run continues differ from its "
+                         f"checkpoint: {'; '.join(conflicts)}. Drop them (the checkpoint's values are used) or "
+                         f"train into a new --out; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} "
+                         f"may change")
+    if milestones is not None and args.lr_milestones is None and lr_milestones(args) != milestones:
+        args.lr_milestones = milestones   # what the restored schedule does, recorded as such
+        notes.append(f"--epochs {args.epochs}: the learning-rate milestones stay the checkpoint's "
+                     f"({_shown(milestones)}; recorded as lr_milestones)")
+    return notes
+
+
+def lr_milestones(args: argparse.Namespace) -> list:
+    """--lr-milestones, or by default 75 % and 90 % of --epochs (computed here, not stored in args,
+    so that a run repeated from its config.json with another --epochs gets its own milestones)."""
+    if args.lr_milestones is not None:
+        return list(args.lr_milestones)
+    return sorted({max(1, int(args.epochs * 0.75)), max(1, int(args.epochs * 0.9))})
+
+
+def augment_config(args: argparse.Namespace) -> AugmentConfig:
+    """The AugmentConfig of the augmentation options."""
+    return AugmentConfig(rotate=args.rotate, scale_jitter=args.scale_jitter, translate=args.translate, flip=args.flip,
+                         brightness=args.brightness, contrast=args.contrast, occlusion=args.occlusion,
+                         blur=args.blur, blur_sigma=args.blur_sigma, noise=args.noise, noise_std=args.noise_std)

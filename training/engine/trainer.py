@@ -1,0 +1,346 @@
+"""The training engine: a few setup functions, then Trainer, whose fit() is the loop.
+
+Built in this order, which is also the order the seeded RNG is drawn from (so a run is the same
+bit for bit): setup_device, the seed, the --init checkpoint and architecture, build_datasets,
+build_network (model init), build_optimizer; then Trainer.restore() when resuming.
+
+    fit(): epochs -> batches -> train_step -> periodic log / last.pt -> end_epoch (LR step,
+           validation, last.pt, best.pt) ... a stop inside an epoch (--max-steps) writes last.pt
+"""
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Optional
+
+import torch
+from tqdm import tqdm
+
+import awing_ext
+from awing_ext.schemes import get_scheme
+
+from .. import metrics
+from ..checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
+from ..codec import HeatmapCodec
+from ..data.registry import build_dataset
+from ..distributed import all_reduce_sum, init_distributed
+from ..evaluation import evaluate_split, run_evaluation, train_crop_landmarks
+from ..models import PRESETS, FANConfig, build_model
+from ..models.inputs import model_input
+from ..run_folder import trim_metrics_log
+from ..run_log import RunLog
+from ..runtime import worker_init
+from .options import augment_config, lr_milestones
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class InitCheckpointError(ValueError):
+    """--init names a checkpoint this run cannot start from."""
+
+
+@dataclass
+class Progress:
+    """Where a run is: what a checkpoint restores besides the weights and optimiser states."""
+    epoch: int = 0          # completed epochs
+    step: int = 0           # optimiser steps so far
+    step_in_epoch: int = 0  # steps done in the current epoch (a resumed epoch skips them)
+    best_nme: float = math.inf
+
+
+# ---------------------------------------------------------------------- setup
+def setup_device(args: argparse.Namespace) -> tuple:
+    """(processes, this process's device, autocast dtype or None): --amp auto = bf16 on CUDA, none on CPU."""
+    dist, device = init_distributed(args.device)
+    amp = args.amp if args.amp != "auto" else ("bf16" if device.type == "cuda" else "none")
+    return dist, device, AMP_DTYPES[amp]
+
+
+def initial_weights(args: argparse.Namespace) -> Optional[dict]:
+    """The --init checkpoint (None without --init), checked against the other options."""
+    if not args.init:
+        return None
+    if any(v is not None for v in (args.stacks, args.width, args.depth)):
+        raise InitCheckpointError("--init takes the architecture from the checkpoint: drop --stacks/--width/--depth")
+    try:
+        state = load_checkpoint(args.init)
+        check_finite_weights(state["model"], f"--init {args.init}")
+        return state
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise InitCheckpointError(f"--init: {exc}") from exc
+    except ValueError as exc:
+        raise InitCheckpointError(str(exc)) from exc
+
+
+def architecture(args: argparse.Namespace, state: Optional[dict], init: Optional[dict]) -> FANConfig:
+    """The model's architecture: with --resume or --init the checkpoint's, else the preset's with overrides."""
+    if state is not None:
+        return FANConfig(**state["model_config"])
+    if init is not None:
+        return FANConfig(**init["model_config"])
+    overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
+                 if v is not None}
+    return replace(PRESETS[args.preset], **overrides)
+
+
+def build_datasets(args: argparse.Namespace, input_size: int) -> tuple:
+    """(train, val, test sets, landmark scheme); only the training set augments."""
+    augment = None if args.no_augment else augment_config(args)
+    common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
+                  skip_bad=args.skip_bad, crop=args.crop)
+    train_split = args.train_split or ("train" if args.dataset == "synthetic" else "train-val")
+    train_set, scheme = build_dataset(args.dataset, train_split, num_samples=args.train_samples,
+                                      augment=augment, **common)
+    val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
+    test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
+    return train_set, val_set, test_set, scheme
+
+
+def build_network(args, base: FANConfig, points: int, init: Optional[dict], state: Optional[dict], source: str,
+                  device, dist) -> tuple:
+    """(model, net): the module (state, evaluation) and what training calls (DDP- and compile-wrapped)."""
+    if init is not None and base.num_landmarks != points:
+        raise InitCheckpointError(f"--init {args.init}: the model predicts {base.num_landmarks} landmarks but "
+                                  f"the {args.dataset} data has {points}")
+    if state is not None and base.num_landmarks != points:
+        raise ValueError(f"--resume {source}: the model predicts {base.num_landmarks} landmarks but the "
+                         f"{args.dataset} data has {points}")
+    model = build_model(replace(base, num_landmarks=points))
+    if init is not None:
+        try:
+            fit_state_dict(model, init["model"], f"--init {args.init}")
+        except ValueError as exc:
+            raise InitCheckpointError(str(exc)) from exc
+    model = model.to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    net = model
+    if dist.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    if args.compile:
+        net = torch.compile(net)
+    return model, net
+
+
+def build_optimizer(args: argparse.Namespace, model, device, amp_dtype) -> tuple:
+    """(optimiser, step-decay LR schedule, gradient scaler: active with fp16 autocast only)."""
+    optimizer = (torch.optim.RMSprop if args.optimizer == "rmsprop" else torch.optim.AdamW)(
+        model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, lr_milestones(args), args.lr_gamma)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    return optimizer, scheduler, scaler
+
+
+# ---------------------------------------------------------------------- the run
+class Trainer:
+    """One training run. fit() is the loop; checkpoint() the one dict a checkpoint holds;
+    final_test() evaluates its best.pt afterwards.
+
+    `state`: a checkpoint to continue (main() loads it and makes `args` agree with it,
+    resume_options); the model then takes the checkpoint's architecture and the run its state."""
+
+    def __init__(self, args: argparse.Namespace, state: Optional[dict] = None, source: str = "checkpoint"):
+        self.args = args
+        self.dist, self.device, self.amp_dtype = setup_device(args)
+        self.out = Path(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(args.seed)
+        init = None if state is not None else initial_weights(args)
+        base = architecture(args, state, init)
+        self.input_size = base.input_size
+        self.train_set, self.val_set, self.test_set, self.scheme = build_datasets(args, self.input_size)
+        self.model, self.net = build_network(args, base, get_scheme(self.scheme).num_points, init, state, source,
+                                             self.device, self.dist)
+        self.codec = HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma)
+        self.criterion = awing_ext.AdaptiveWingLoss()
+        self.optimizer, self.scheduler, self.scaler = build_optimizer(args, self.model, self.device, self.amp_dtype)
+        self.progress = Progress()
+        self.log: Optional[RunLog] = None
+        self.resumed_log_records: Optional[int] = 0   # metrics.jsonl records the restored checkpoint had seen
+        if state is not None:
+            self.restore(state, source)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> None:
+        """Trains until finished(): steps, logs, periodic last.pt; at each epoch end the LR step,
+        validation, last.pt and (when validation improved) best.pt. A run stopped inside an epoch
+        (--max-steps) writes last.pt, from which --resume continues that epoch."""
+        args, p = self.args, self.progress
+        log = self.open_log()
+        steps_per_epoch = self.steps_per_epoch()
+        try:
+            while not self.finished():
+                self.train_set.set_epoch(p.epoch)
+                batches = self.epoch_batches(p.epoch)[p.step_in_epoch:]   # a resumed epoch skips its done steps
+                bar = tqdm(self.loader(self.train_set, batch_sampler=batches), total=len(batches),
+                           desc=f"epoch {p.epoch + 1}/{args.epochs}", leave=False, unit="batch",
+                           disable=args.no_progress or not self.dist.is_main, dynamic_ncols=True)
+                t0, seen = time.perf_counter(), 0
+                for batch in bar:
+                    loss = self.train_step(batch)
+                    p.step += 1
+                    p.step_in_epoch += 1
+                    seen += len(batch["index"])
+                    rate = seen / (time.perf_counter() - t0)
+                    bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}",
+                                    step=f"{p.step}/{args.epochs * steps_per_epoch}")
+                    if p.step % args.log_every == 0:
+                        log.write({"epoch": p.epoch, "step": p.step, "loss": loss,
+                                   "lr": self.optimizer.param_groups[0]["lr"], "images_per_s": rate})
+                    if p.step % args.checkpoint_every == 0:
+                        self.save("last.pt")
+                    if self.finished():   # --max-steps
+                        break
+                bar.close()   # the loader's workers are done before validation starts its own
+                if p.step_in_epoch < steps_per_epoch:
+                    if not self.finished():
+                        raise RuntimeError(f"the data loader of epoch {p.epoch + 1} ended after {p.step_in_epoch} "
+                                           f"of {steps_per_epoch} batches")
+                    self.save("last.pt")   # stopped inside an epoch
+                    break
+                self.end_epoch(log)
+        finally:
+            log.close()
+            self.log = None
+
+    def finished(self) -> bool:
+        """The one stop condition: every epoch done, or --max-steps reached."""
+        max_steps = self.args.max_steps
+        return self.progress.epoch >= self.args.epochs or (max_steps is not None and self.progress.step >= max_steps)
+
+    def open_log(self) -> RunLog:
+        """metrics.jsonl (less the records logged after the restored checkpoint: the run replays them),
+        then config.json."""
+        kept, step = 0, self.progress.step
+        if self.dist.is_main:
+            kept = trim_metrics_log(self.out / "metrics.jsonl", self.resumed_log_records, step)
+        self.log = RunLog(self.out, self.dist.is_main, records=kept, purge_step=step + 1 if step else None)
+        if self.dist.is_main:
+            (self.out / "config.json").write_text(json.dumps({**vars(self.args), "world_size": self.dist.world_size},
+                                                             indent=2))
+        return self.log
+
+    def end_epoch(self, log: RunLog) -> None:
+        p = self.progress
+        p.epoch += 1
+        p.step_in_epoch = 0
+        self.scheduler.step()
+        val_nme = self.validate()
+        improved = val_nme < p.best_nme
+        p.best_nme = min(p.best_nme, val_nme)
+        log.write({"epoch": p.epoch, "step": p.step, "val_nme": val_nme})
+        self.save("last.pt")
+        if improved:
+            self.save("best.pt")
+        if self.dist.is_main:
+            tqdm.write(f"epoch {p.epoch}/{self.args.epochs}: val NME {100 * val_nme:.2f}% "
+                       f"(best {100 * p.best_nme:.2f}%)", file=sys.stderr)
+
+    # ------------------------------------------------------------------ one step, one validation
+    def train_step(self, batch: dict) -> float:
+        images = model_input(batch["image"].to(self.device, non_blocking=True), self.model.config,
+                             self.args.channels_last)
+        landmarks = batch["landmarks"].to(self.device, non_blocking=True)
+        visible = batch["visible"].to(self.device, non_blocking=True)
+        target, weight = self.codec.encode(landmarks, visible)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            outputs = self.net(images)
+        loss = sum(self.criterion(out.float(), target, weight) for out in outputs)
+        # the mean over processes: what is logged, and what every process decides NaN-stops on
+        value = all_reduce_sum(loss.detach().reshape(1), self.dist).item() / self.dist.world_size
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"non-finite loss {value} at epoch {self.progress.epoch} step {self.progress.step}: "
+                                f"stopping without writing a checkpoint (last good one: {self.out / 'last.pt'}). "
+                                "Try a lower --lr or --amp none.")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return value
+
+    def validate(self) -> float:
+        """Mean validation NME; each process evaluates every world_size-th image, then the sums meet."""
+        shard = torch.utils.data.Subset(self.val_set, range(self.dist.rank, len(self.val_set), self.dist.world_size))
+        result = run_evaluation(self.model, self.loader(shard, batch_size=self.args.batch_size), self.device,
+                                self.codec, self.args.channels_last, keep_images=0)
+        nmes = metrics.nme(result["pred"], result["gt"])
+        total = all_reduce_sum(torch.tensor([nmes.sum(), len(nmes)], dtype=torch.float64, device=self.device),
+                               self.dist)
+        return float(total[0] / total[1])
+
+    # ------------------------------------------------------------------ data
+    def epoch_batches(self, epoch: int) -> list:
+        """This process's batches of `epoch`: a DistributedSampler shard (the whole set when
+        single-process) of a (seed, epoch) permutation; every process gets the same count."""
+        sampler = torch.utils.data.DistributedSampler(self.train_set, num_replicas=self.dist.world_size,
+                                                      rank=self.dist.rank, shuffle=True, seed=self.args.seed,
+                                                      drop_last=True)
+        sampler.set_epoch(epoch)
+        order, bs = list(sampler), self.args.batch_size
+        return [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]  # drop the last partial batch
+
+    def steps_per_epoch(self) -> int:
+        """len(epoch_batches(e)) for any e: the sampler's drop_last shard, in whole batches."""
+        return len(self.train_set) // self.dist.world_size // self.args.batch_size
+
+    def loader(self, dataset, batch_sampler=None, batch_size=None):
+        batching = {"batch_sampler": batch_sampler} if batch_sampler is not None else {"batch_size": batch_size}
+        return torch.utils.data.DataLoader(dataset, **batching, num_workers=self.args.workers,
+                                           pin_memory=self.device.type == "cuda",
+                                           worker_init_fn=worker_init() if self.args.workers else None)
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> dict:
+        """Everything a run needs to continue bit for bit: the one checkpoint dict."""
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                **asdict(self.progress), "rng": rng, "config": vars(self.args),
+                "model_config": dict(vars(self.model.config)), "awing_version": awing_ext.__version__,
+                "world_size": self.dist.world_size, "log_records": self.log.records if self.log else 0}
+
+    def restore(self, state: dict, source: str = "checkpoint") -> None:
+        """The inverse of checkpoint()."""
+        missing = [k for k in ("optimizer", "scheduler", "scaler", "rng", *asdict(Progress())) if k not in state]
+        if missing:
+            raise ValueError(f"--resume {source}: not a training checkpoint (no {', '.join(missing[:3])}): "
+                             f"to train from a model's weights use --init")
+        fit_state_dict(self.model, state["model"], f"--resume {source}")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.progress = Progress(**{k: state[k] for k in asdict(Progress())})
+        self.resumed_log_records = state.get("log_records")   # None: a checkpoint from before the count
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    def save(self, name: str) -> None:
+        if self.dist.is_main:  # replicas hold identical weights: one writer
+            save_checkpoint(self.checkpoint(), self.out / name)
+
+
+# ---------------------------------------------------------------------- after the loop
+def final_test(trainer: Trainer) -> dict:
+    """best.pt (or the current weights) on the test split: the evaluation
+    `python -m training.evaluate` runs, written as results.json, ced.png, predictions.png."""
+    args = trainer.args
+    best = trainer.out / "best.pt"
+    model = (load_model(load_checkpoint(best, map_location=trainer.device), trainer.device, str(best))
+             if best.exists() else trainer.model)
+    baseline = train_crop_landmarks(args.dataset, trainer.input_size, seed=args.seed, data_root=args.data_root,
+                                    samples=args.train_samples, limit=args.limit, skip_bad=args.skip_bad,
+                                    crop=args.crop, workers=args.workers)
+    return evaluate_split(model, trainer.codec, trainer.test_set, baseline, device=trainer.device, out=trainer.out,
+                          suffix="", title=f"CED on the {args.dataset} test split", batch_size=args.batch_size,
+                          workers=args.workers, channels_last=args.channels_last, extra={"split": "test"})
