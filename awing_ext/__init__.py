@@ -9,8 +9,8 @@ from .adaptive_wing_loss import AdaptiveWingLoss, adaptive_wing_loss
 from .decode_heatmaps import decode_heatmaps
 from .render_boundaries import render_boundaries
 from .render_heatmaps import render_heatmaps
+from .loss_map_mask import loss_map_mask, weight_map
 from .schemes import SCHEMES, LandmarkScheme, get_scheme
-from .weight_map import weight_map
 
 __all__ = ["__version__", "build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
-           "render_boundaries", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]
+           "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]

@@ -1,6 +1,9 @@
-"""Helpers the op modules share: dtypes, the opmath dtype, reductions, size arguments and the
-landmark/render checks of the fake kernels (the Python half of csrc/include/awing/gaussian.h)."""
+"""Helpers the op modules share: dtypes, the opmath dtype, integer and size arguments, and the
+deprecated-name warning. Argument *validation* is not here: each op's arguments are checked once,
+in C++ (csrc/include/awing/<op>.h), by the kernels and, through awing_ext._C.check_<op>_args,
+by the fake kernels."""
 import operator
+import warnings
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -14,12 +17,6 @@ SizeLike = Union[int, Sequence[int]]
 def opmath_dtype(dtype: torch.dtype) -> torch.dtype:
     """The arithmetic dtype of the kernels for inputs of `dtype`: float64 for float64, else float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
-
-
-def check_reduction(reduction: str, where: str) -> None:
-    """ValueError naming `where` unless `reduction` is one of REDUCTIONS."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def integer_arg(value, name: str, op: str) -> int:
@@ -40,14 +37,8 @@ def size_pair(size: SizeLike, op: str) -> Tuple[int, int]:
     return size
 
 
-def check_landmarks(op, landmarks):
-    torch._check(landmarks.dim() == 3 and landmarks.shape[-1] == 2,
-                 lambda: f"{op}: landmarks must be 3-D (N, K, 2), got shape {tuple(landmarks.shape)}")
-    torch._check(landmarks.dtype in FLOATS,
-                 lambda: f"{op}: landmarks must be float32, float64, float16 or bfloat16, got {landmarks.dtype}")
-
-
-def check_render(op, height, width, sigma, truncate):
-    torch._check(height > 0 and width > 0, lambda: f"{op}: size must be positive (H, W), got ({height}, {width})")
-    torch._check(sigma > 0, lambda: f"{op}: sigma must be a finite number > 0, got {sigma}")
-    torch._check(truncate > 0, lambda: f"{op}: truncate must be a finite number > 0, got {truncate}")
+def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
+    """The DeprecationWarning of a name kept for one release (removed in awing 0.4), pointing at
+    the caller of the deprecated function (stacklevel counts from here)."""
+    warnings.warn(f"{old} is deprecated and will be removed in awing 0.4; use {new}", DeprecationWarning,
+                  stacklevel=stacklevel)

@@ -84,4 +84,4 @@ def build_info() -> dict:
 
 
 ops = torch.ops.awing_ext
-MAX_KERNEL_SIZE = int(_C.MAX_KERNEL_SIZE)  # largest dilation window of the loss and weight_map
+MAX_KERNEL_SIZE = int(_C.MAX_KERNEL_SIZE)  # largest dilation window of the loss and loss_map_mask

@@ -18,15 +18,20 @@ Reductions:
 
 One kernel pass computes the loss and, when pred needs a gradient, dLoss/dpred; backward only
 scales that saved derivative by grad_output. The op is differentiable once, with respect to pred
-only: target, target_weight and weight_map are treated as constants (labels).
+only: target, target_weight and weights are treated as constants (labels).
+
+Arguments are validated once, in C++ (check_adaptive_wing_loss_args,
+csrc/include/awing/adaptive_wing_loss.h): by the kernels and by the fake kernel below, so a bad
+argument fails with the same RuntimeError on CPU, CUDA and under torch.compile. AdaptiveWingLoss
+runs the same check when it is built and raises it as a ValueError.
 """
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from ._common import REDUCTIONS, check_reduction, integer_arg, opmath_dtype
-from ._library import MAX_KERNEL_SIZE, ops
+from ._common import integer_arg, opmath_dtype, warn_renamed
+from ._library import _C, ops
 
 __all__ = ["adaptive_wing_loss", "AdaptiveWingLoss"]
 
@@ -34,17 +39,10 @@ _OP = "awing_ext::adaptive_wing_loss"
 
 
 @torch.library.register_fake(_OP)
-def _adaptive_wing_loss_fake(pred, target, target_weight, weight_map, omega, theta, epsilon, alpha,
-                             weight, threshold, kernel_size, reduction, compute_grad):
-    # The same checks as the kernels' (csrc/include/awing/adaptive_wing_loss.h), for tracing and mixed devices.
-    op = "adaptive_wing_loss"
-    torch._check(pred.dim() == 4, lambda: f"{op}: pred must be 4-D (N, C, H, W), got {pred.dim()}-D")
-    torch._check(target.shape == pred.shape, lambda: f"{op}: target must have the shape of pred {tuple(pred.shape)}")
-    torch._check(target.dtype == pred.dtype, lambda: f"{op}: target must have the dtype of pred ({pred.dtype})")
-    for name, t in (("target", target), ("target_weight", target_weight), ("weight_map", weight_map)):
-        torch._check(t is None or t.device == pred.device,
-                     lambda: f"{op}: {name} must be on the device of pred ({pred.device}), got {t.device}")
-    torch._check(reduction in REDUCTIONS, lambda: f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+def _adaptive_wing_loss_fake(pred, target, target_weight, weights, omega, theta, epsilon, alpha,
+                             W, threshold, kernel_size, reduction, compute_grad):
+    _C.check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon,
+                                     kernel_size, reduction)
     loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
     grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=opmath_dtype(pred.dtype))
     return loss, grad
@@ -71,11 +69,22 @@ def _backward(ctx, grad_loss, _unused):
 torch.library.register_autograd(_OP, _backward, setup_context=_setup_context)
 
 
+def _weights_arg(weights: Optional[Tensor], weight_map: Optional[Tensor]) -> Optional[Tensor]:
+    """`weights`, or the deprecated `weight_map=` spelling of it (with a DeprecationWarning)."""
+    if weight_map is None:
+        return weights
+    warn_renamed("adaptive_wing_loss(weight_map=...)", "weights=... (awing_ext.loss_map_mask is the 0/1 mask M)",
+                 stacklevel=4)
+    if weights is not None:
+        raise TypeError("adaptive_wing_loss: got both weights and its deprecated name weight_map; pass weights")
+    return weight_map
+
+
 def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Tensor] = None, *,
                        omega: float = 14.0, theta: float = 0.5, epsilon: float = 1.0,
                        alpha: float = 2.1, W: float = 10.0, threshold: float = 0.2,
                        kernel_size: int = 3, reduction: str = "mean",
-                       weight_map: Optional[Tensor] = None) -> Tensor:
+                       weights: Optional[Tensor] = None, weight_map: Optional[Tensor] = None) -> Tensor:
     """Adaptive Wing loss of heatmaps `pred` against `target`, both (N, C, H, W).
 
     Args:
@@ -83,21 +92,25 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
             float32 (float64 for float64 inputs); sums accumulate in double on the CPU and in a
             fixed-order tree on CUDA, so the result is bitwise reproducible.
         target_weight: optional (N, C) per-landmark weights (e.g. 0 for invisible points).
-        omega, theta, epsilon, alpha: the loss parameters (paper defaults).
-        W, threshold, kernel_size: the loss-map weight W*M + 1 with M = dilate_k(target) > threshold.
+        omega, theta, epsilon, alpha: the loss parameters (paper defaults); omega, theta,
+            epsilon > 0.
+        W, threshold, kernel_size: the loss-map weight W*M + 1 with M = dilate_k(target) > threshold
+            (awing_ext.loss_map_mask); kernel_size odd, 1..MAX_KERNEL_SIZE.
         reduction: "mean" (default), "sum" or "none"; see the module docstring.
-        weight_map: optional explicit (N, C, H, W) weight replacing W*M + 1.
+        weights: optional explicit (N, C, H, W) per-pixel weight replacing W*M + 1.
+        weight_map: deprecated name of `weights` (removed in awing 0.4).
+    Raises RuntimeError for a bad argument (the kernels' check, see the module docstring).
     """
     if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
         raise TypeError("adaptive_wing_loss: pred and target must be torch.Tensor, got "
                         f"{type(pred).__name__} and {type(target).__name__}")
-    check_reduction(reduction, "adaptive_wing_loss")
+    weights = _weights_arg(weights, weight_map)
     grad_mode = torch.is_grad_enabled()
     if grad_mode and target.requires_grad:
         raise RuntimeError("adaptive_wing_loss: the target is a label and gets no gradient; "
                            "pass target.detach()")
     compute_grad = grad_mode and pred.requires_grad
-    loss, _ = ops.adaptive_wing_loss(pred, target, target_weight, weight_map, float(omega), float(theta),
+    loss, _ = ops.adaptive_wing_loss(pred, target, target_weight, weights, float(omega), float(theta),
                                      float(epsilon), float(alpha), float(W), float(threshold),
                                      integer_arg(kernel_size, "kernel_size", "adaptive_wing_loss"), reduction,
                                      compute_grad)
@@ -105,28 +118,29 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
 
 
 class AdaptiveWingLoss(torch.nn.Module):
-    """Module form of :func:`adaptive_wing_loss`; call as ``crit(pred, target, target_weight=None)``."""
+    """Module form of :func:`adaptive_wing_loss`; call as ``crit(pred, target, target_weight=None)``.
+
+    The parameters are checked when the module is built, by the op's own check
+    (awing_ext._C.check_adaptive_wing_loss_params): a bad one is a ValueError with its message.
+    """
 
     def __init__(self, omega: float = 14.0, theta: float = 0.5, epsilon: float = 1.0, alpha: float = 2.1,
                  W: float = 10.0, threshold: float = 0.2, kernel_size: int = 3, reduction: str = "mean"):
         super().__init__()
         kernel_size = integer_arg(kernel_size, "kernel_size", "AdaptiveWingLoss")
-        if theta <= 0 or epsilon <= 0 or omega <= 0:
-            raise ValueError(f"AdaptiveWingLoss: omega, theta and epsilon must be > 0, "
-                             f"got omega={omega}, theta={theta}, epsilon={epsilon}")
-        if kernel_size <= 0 or kernel_size % 2 == 0 or kernel_size > MAX_KERNEL_SIZE:
-            raise ValueError(f"AdaptiveWingLoss: kernel_size must be a positive odd integer <= {MAX_KERNEL_SIZE}, "
-                             f"got {kernel_size}")
-        check_reduction(reduction, "AdaptiveWingLoss")
+        try:
+            _C.check_adaptive_wing_loss_params(float(omega), float(theta), float(epsilon), kernel_size, reduction)
+        except RuntimeError as exc:
+            raise ValueError(f"AdaptiveWingLoss: {exc}") from None
         self.omega, self.theta, self.epsilon, self.alpha = omega, theta, epsilon, alpha
         self.W, self.threshold, self.kernel_size, self.reduction = W, threshold, kernel_size, reduction
 
     def forward(self, pred: Tensor, target: Tensor, target_weight: Optional[Tensor] = None,
-                weight_map: Optional[Tensor] = None) -> Tensor:
+                weights: Optional[Tensor] = None, weight_map: Optional[Tensor] = None) -> Tensor:
         return adaptive_wing_loss(pred, target, target_weight, omega=self.omega, theta=self.theta,
                                   epsilon=self.epsilon, alpha=self.alpha, W=self.W,
                                   threshold=self.threshold, kernel_size=self.kernel_size,
-                                  reduction=self.reduction, weight_map=weight_map)
+                                  reduction=self.reduction, weights=weights, weight_map=weight_map)
 
     def extra_repr(self) -> str:
         return (f"omega={self.omega}, theta={self.theta}, epsilon={self.epsilon}, alpha={self.alpha}, "

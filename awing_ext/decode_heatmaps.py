@@ -13,16 +13,14 @@ import torch
 from torch import Tensor
 
 from ._common import opmath_dtype
-from ._library import ops
+from ._library import _C, ops
 
 __all__ = ["decode_heatmaps"]
-
-_METHODS = ("dark", "quarter")
 
 
 @torch.library.register_fake("awing_ext::decode_heatmaps")
 def _decode_heatmaps_fake(heatmaps, method):
-    torch._check(heatmaps.dim() == 4, lambda: f"decode_heatmaps: heatmaps must be 4-D (N, K, H, W), got {heatmaps.dim()}-D")
+    _C.check_decode_heatmaps_args(heatmaps, method)
     dt = opmath_dtype(heatmaps.dtype)
     n, k = heatmaps.shape[0], heatmaps.shape[1]
     return heatmaps.new_empty((n, k, 2), dtype=dt), heatmaps.new_empty((n, k), dtype=dt)
@@ -38,7 +36,6 @@ def decode_heatmaps(heatmaps: Tensor, method: str = "dark") -> Tuple[Tensor, Ten
         2020): exact for Gaussian peaks; falls back to "quarter" at the border, where a 3 x 3
         neighbour is <= 0, or where the log-Hessian is not negative definite.
       * "quarter": argmax plus 0.25 px towards the larger neighbour on each axis (the paper's code).
+    Another method is a RuntimeError (the kernels' check, run by the fake kernel too).
     """
-    if method not in _METHODS:
-        raise ValueError(f"decode_heatmaps: method must be one of {_METHODS}, got {method!r}")
     return ops.decode_heatmaps(heatmaps, method)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["weight_mask_reference", "adaptive_wing_loss_reference", "render_heatmaps_reference",
+__all__ = ["loss_map_mask_reference", "adaptive_wing_loss_reference", "render_heatmaps_reference",
            "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference"]
 
 
@@ -17,7 +17,7 @@ def _opmath(t: Tensor) -> Tensor:
     return t.double() if t.dtype == torch.float64 else t.float()
 
 
-def weight_mask_reference(target: Tensor, threshold: float = 0.2, kernel_size: int = 3) -> Tensor:
+def loss_map_mask_reference(target: Tensor, threshold: float = 0.2, kernel_size: int = 3) -> Tensor:
     """M = grey_dilation(target, size=k) > threshold per (N, C) plane, as a 0/1 tensor of target's dtype.
 
     max_pool2d with -inf padding is the clipped-window max, which equals scipy's reflect mode.
@@ -34,7 +34,7 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
                                  omega: float = 14.0, theta: float = 0.5, epsilon: float = 1.0,
                                  alpha: float = 2.1, W: float = 10.0, threshold: float = 0.2,
                                  kernel_size: int = 3, reduction: str = "mean",
-                                 weight_map: Optional[Tensor] = None) -> Tensor:
+                                 weights: Optional[Tensor] = None) -> Tensor:
     """The Adaptive Wing loss of Wang et al. (2019), eq. (7)-(8), with the weighted loss map.
 
     ln(1 + x) is evaluated with log1p, so tiny differences keep their relative accuracy. At d = 0
@@ -52,10 +52,10 @@ def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Op
     near = omega * torch.log1p(torch.pow(torch.where(positive, d, torch.ones_like(d)) / epsilon, e))
     near = torch.where(positive, near, torch.zeros_like(near))
     loss = torch.where(d < theta, near, A * d - C)
-    if weight_map is None:
-        weight = W * weight_mask_reference(y, threshold, kernel_size) + 1
+    if weights is None:
+        weight = W * loss_map_mask_reference(y, threshold, kernel_size) + 1
     else:
-        weight = _opmath(weight_map)
+        weight = _opmath(weights)
     loss = loss * weight
     if target_weight is not None:
         loss = loss * _opmath(target_weight)[:, :, None, None]

@@ -11,8 +11,8 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from ._common import SizeLike, check_landmarks, check_render, size_pair
-from ._library import ops
+from ._common import SizeLike, size_pair
+from ._library import _C, ops
 from .schemes import LandmarkScheme, get_scheme
 
 __all__ = ["render_boundaries"]
@@ -23,8 +23,8 @@ CurvesLike = Union[None, str, int, LandmarkScheme, Sequence[Sequence[int]]]
 @torch.library.register_fake("awing_ext::render_boundaries")
 def _render_boundaries_fake(landmarks, curve_points, curve_lengths, height, width, sigma, truncate,
                             samples, per_curve, dtype):
-    check_landmarks("render_boundaries", landmarks)
-    check_render("render_boundaries", height, width, sigma, truncate)
+    _C.check_render_boundaries_args(landmarks, curve_points, curve_lengths, height, width, sigma, truncate,
+                                    samples, dtype)
     channels = len(curve_lengths) if per_curve else 1
     return landmarks.new_empty((landmarks.shape[0], channels, height, width), dtype=dtype or torch.float32)
 

@@ -12,19 +12,15 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ._common import SizeLike, check_landmarks, check_render, size_pair
-from ._library import ops
+from ._common import SizeLike, size_pair
+from ._library import _C, ops
 
 __all__ = ["render_heatmaps"]
 
 
 @torch.library.register_fake("awing_ext::render_heatmaps")
 def _render_heatmaps_fake(landmarks, visible, height, width, sigma, truncate, dtype):
-    check_landmarks("render_heatmaps", landmarks)
-    check_render("render_heatmaps", height, width, sigma, truncate)
-    if visible is not None:
-        torch._check(tuple(visible.shape) == tuple(landmarks.shape[:2]),
-                     lambda: f"render_heatmaps: visible must have shape (N, K), got {tuple(visible.shape)}")
+    _C.check_render_heatmaps_args(landmarks, visible, height, width, sigma, truncate, dtype)
     return landmarks.new_empty((landmarks.shape[0], landmarks.shape[1], height, width),
                                dtype=dtype or torch.float32)
 

@@ -13,7 +13,7 @@ Implementations:
     scipy.ndimage.grey_dilation on the (69, 64, 64) stack. Its curves are polylines through the
     landmarks (cheaper than the splines the kernels draw), so it is a generous baseline.
   * batched (each device present): awing_ext.render_heatmaps + render_boundaries (Catmull-Rom
-    splines, 8 segments per span) + weight_map on the heatmaps and on the boundary, for the
+    splines, 8 segments per span) + loss_map_mask on the heatmaps and on the boundary, for the
     whole batch in four op calls.
 
 Faces: a procedural 68-point template (iBUG order) under a random similarity transform (scale
@@ -176,18 +176,18 @@ def main(argv=None) -> int:
             hm, bd = heat(), bound()
 
             def mask():
-                return awing_ext.weight_map(hm, THRESHOLD), awing_ext.weight_map(bd, THRESHOLD)
+                return awing_ext.loss_map_mask(hm, THRESHOLD), awing_ext.loss_map_mask(bd, THRESHOLD)
 
             def all_targets():
                 h, b = heat(), bound()
-                return h, b, awing_ext.weight_map(h, THRESHOLD), awing_ext.weight_map(b, THRESHOLD)
+                return h, b, awing_ext.loss_map_mask(h, THRESHOLD), awing_ext.loss_map_mask(b, THRESHOLD)
 
             out_bytes = sum(t.numel() * t.element_size() for t in all_targets())
             floor_buffer = torch.empty(out_bytes, dtype=torch.uint8, device=device)
             floor = time_ms(floor_buffer.zero_, device, repeat=args.repeat, warmup=args.warmup)
             total = time_ms(all_targets, device, repeat=args.repeat, warmup=args.warmup)
             parts = {name: time_ms(fn, device, repeat=args.repeat, warmup=args.warmup).median_ms
-                     for name, fn in (("heatmaps", heat), ("boundary", bound), ("weight_map", mask))}
+                     for name, fn in (("heatmaps", heat), ("boundary", bound), ("loss_map_mask", mask))}
             sps = n / (total.median_ms / 1e3)
             results.append({"impl": "batched awing_ext", "device": device, "batch": n, "samples_per_call": n,
                             "timing": total.to_dict(), "parts_median_ms": parts, "samples_per_s": sps,
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         parts = r.get("parts_median_ms", {})
         rows.append([r["impl"], r["device"], str(r["batch"]), fmt(r["timing"]["median_ms"], ".3f"),
                      fmt(parts.get("heatmaps"), ".3f"), fmt(parts.get("boundary"), ".3f"),
-                     fmt(parts.get("weight_map"), ".3f"), fmt(r.get("write_floor_ms"), ".3f"),
+                     fmt(parts.get("loss_map_mask"), ".3f"), fmt(r.get("write_floor_ms"), ".3f"),
                      fmt(r.get("over_write_floor"), ".1f"), fmt(r["samples_per_s"], ",.0f"),
                      fmt(r["speedup"], ".1f") + "x"])
     print()

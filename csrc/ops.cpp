@@ -1,6 +1,8 @@
 // Op schemas of the awing_ext library and the Python module that carries them.
 // Kernels register per backend in cpu/ and cuda/; fake kernels and autograd are registered
-// from Python (awing_ext/<op>.py).
+// from Python (awing_ext/<op>.py). Each op's arguments are validated by one C++ function
+// (check_<op>_args in include/awing/<op>.h); the kernels call it, and the fake kernels call it
+// through the check_<op>_args bindings below, so CPU, CUDA and fake tensors fail alike.
 #include <Python.h>
 #include <torch/extension.h>
 #include <torch/library.h>
@@ -8,13 +10,18 @@
 #include <utility>
 #include <vector>
 
+#include "awing/adaptive_wing_loss.h"
 #include "awing/checks.h"
+#include "awing/decode_heatmaps.h"
 #include "awing/launch_plan.h"
+#include "awing/loss_map_mask.h"
+#include "awing/render_boundaries.h"
+#include "awing/render_heatmaps.h"
 
 TORCH_LIBRARY(awing_ext, m) {
   m.def(
-      "adaptive_wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weight_map, "
-      "float omega, float theta, float epsilon, float alpha, float weight, float threshold, "
+      "adaptive_wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weights, "
+      "float omega, float theta, float epsilon, float alpha, float W, float threshold, "
       "int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
   // Training targets and decoding (awing_ext/<op>.py documents each).
   m.def(
@@ -24,7 +31,7 @@ TORCH_LIBRARY(awing_ext, m) {
       "render_boundaries(Tensor landmarks, int[] curve_points, int[] curve_lengths, int height, "
       "int width, float sigma, float truncate, int samples, bool per_curve, ScalarType? dtype) "
       "-> Tensor");
-  m.def("weight_map(Tensor target, float threshold, int kernel_size) -> Tensor");
+  m.def("loss_map_mask(Tensor target, float threshold, int kernel_size) -> Tensor");
   m.def("decode_heatmaps(Tensor heatmaps, str method) -> (Tensor, Tensor)");
 }
 
@@ -60,6 +67,25 @@ pybind11::dict plan_loss_launch(int64_t numel, int64_t width,
   return out;
 }
 
+// The argument checks, bound for the fake kernels (awing_ext/<op>.py) and module constructors.
+// Each raises the kernels' own error (RuntimeError) and returns nothing.
+void check_adaptive_wing_loss_args(const at::Tensor& pred, const at::Tensor& target,
+                                   const std::optional<at::Tensor>& target_weight,
+                                   const std::optional<at::Tensor>& weights, double omega, double theta,
+                                   double epsilon, int64_t kernel_size, const std::string& reduction) {
+  awing::check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon,
+                                       kernel_size, reduction);
+}
+
+void check_adaptive_wing_loss_params(double omega, double theta, double epsilon, int64_t kernel_size,
+                                     const std::string& reduction) {
+  awing::check_adaptive_wing_loss_params(omega, theta, epsilon, kernel_size, reduction);
+}
+
+void check_decode_heatmaps_args(const at::Tensor& heatmaps, const std::string& method) {
+  awing::check_decode_args(heatmaps, method);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -70,4 +96,11 @@ PYBIND11_MODULE(_C, m) {
   m.def("grid_blocks", &awing::grid_blocks, "Grid size of a grid-stride kernel.");
   m.def("fits_int32", &awing::fits_int32, "Whether a grid-stride loop may index in int32.");
   m.attr("MAX_KERNEL_SIZE") = awing::kMaxKernelSize;
+  // The ops' argument checks (include/awing/<op>.h), for the fake kernels.
+  m.def("check_adaptive_wing_loss_args", &check_adaptive_wing_loss_args);
+  m.def("check_adaptive_wing_loss_params", &check_adaptive_wing_loss_params);
+  m.def("check_loss_map_mask_args", &awing::check_loss_map_mask_args);
+  m.def("check_render_heatmaps_args", &awing::check_render_heatmaps_args);
+  m.def("check_render_boundaries_args", &awing::check_render_boundaries_args);
+  m.def("check_decode_heatmaps_args", &check_decode_heatmaps_args);
 }

@@ -3,7 +3,7 @@
 * the loss at N = 32, C = 69, 64 x 64, float32, forward + backward (adaptive_wing_loss_kernel,
   finish_sum_kernel; backward is a PyTorch multiply);
 * the targets of 64 faces at 64 x 64 (render_heatmaps_kernel, boundary_segments_kernel,
-  boundary_pixels_kernel, weight_map_kernel);
+  boundary_pixels_kernel, loss_map_mask_kernel);
 * the streaming floor torch.add(pred, target, out=buf), for comparison.
 
 The calls run inside the NVTX range "awing" (after the inputs are built and synchronised), so
@@ -39,8 +39,8 @@ def main(argv=None) -> int:
     torch.add(pred.detach(), target, out=out)
     heat = awing_ext.render_heatmaps(lm, 64, 1.0)
     boundary = awing_ext.render_boundaries(lm, "68", 64, 1.0)
-    awing_ext.weight_map(heat)
-    awing_ext.weight_map(boundary)
+    awing_ext.loss_map_mask(heat)
+    awing_ext.loss_map_mask(boundary)
     if cuda:
         torch.cuda.nvtx.range_pop()
         torch.cuda.synchronize()

@@ -155,7 +155,7 @@ def targets_section(data) -> str:
     for r in data["results"]:
         parts = r.get("parts_median_ms", {})
         rows.append([r["impl"], r["device"], r["batch"], fmt(r["timing"]["median_ms"]), fmt(parts.get("heatmaps")),
-                     fmt(parts.get("boundary")), fmt(parts.get("weight_map")), fmt(r.get("write_floor_ms")),
+                     fmt(parts.get("boundary")), fmt(parts.get("loss_map_mask")), fmt(r.get("write_floor_ms")),
                      fmt(r.get("over_write_floor"), ".2f"), fmt(r["samples_per_s"], ",.0f")])
     text = table(["pipeline", "device", "batch", "ms / call", "heatmaps ms", "boundary ms", "weight map ms",
                   "write floor ms", "x floor", "samples/s"], rows)

@@ -19,7 +19,7 @@ import awing_ext
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 SHAPES = ((1, 1, 1, 1), (2, 3, 5, 7), (2, 3, 8, 12), (1, 2, 3, 33), (0, 3, 8, 8), (2, 0, 4, 4), (2, 3, 0, 5))
-OPS = ("loss", "weight_map", "heatmaps", "boundaries", "decode")
+OPS = ("loss", "loss_map_mask", "heatmaps", "boundaries", "decode")
 
 
 def layouts(x: torch.Tensor):
@@ -56,15 +56,15 @@ def run_loss(device, gen, ops) -> int:
                 p = pred.detach().requires_grad_(True)
                 tw = torch.rand(shape[:2], generator=gen, device=device) if with_weight else None
                 wm = torch.rand(shape, generator=gen, device=device).to(dtype) if with_map else None
-                loss = awing_ext.adaptive_wing_loss(p, target, tw, kernel_size=k, reduction=reduction, weight_map=wm)
+                loss = awing_ext.adaptive_wing_loss(p, target, tw, kernel_size=k, reduction=reduction, weights=wm)
                 grad_out = (torch.rand(shape, generator=gen, device=device).to(dtype) if reduction == "none"
                             else torch.tensor(0.5, dtype=dtype, device=device))
                 loss.backward(grad_out)
                 with torch.no_grad():
                     awing_ext.adaptive_wing_loss(pred, target, tw, kernel_size=k, reduction=reduction)
                 calls += 2
-            for k in (1, 3, 7) if "weight_map" in ops else ():
-                awing_ext.weight_map(target, 0.2, k)
+            for k in (1, 3, 7) if "loss_map_mask" in ops else ():
+                awing_ext.loss_map_mask(target, 0.2, k)
                 calls += 1
     return calls
 
@@ -117,8 +117,8 @@ def run_targets(device, gen, ops) -> int:
             for method in ("dark", "quarter") if "decode" in ops else ():
                 awing_ext.decode_heatmaps(x, method)
                 calls += 1
-            for k in (1, 3, 7) if "weight_map" in ops else ():
-                awing_ext.weight_map(x, 0.2, k)
+            for k in (1, 3, 7) if "loss_map_mask" in ops else ():
+                awing_ext.loss_map_mask(x, 0.2, k)
                 calls += 1
         if "decode" in ops:
             awing_ext.decode_heatmaps(planes[:0], "dark")

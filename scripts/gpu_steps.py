@@ -218,7 +218,7 @@ FAKE_ERRORS = {
               "error: command '/usr/local/cuda/bin/nvcc' failed with exit code 2"],
     "cuda-tests": ["FAILED tests/test_adaptive_wing_loss_cuda.py::test_reduction_is_deterministic - AssertionError",
                    "1 failed, 400 passed in 61.0s"],
-    "memcheck": ["========= Invalid __global__ read of size 4 bytes", "=========     at awing::cuda::weight_map_kernel",
+    "memcheck": ["========= Invalid __global__ read of size 4 bytes", "=========     at awing::cuda::loss_map_mask_kernel",
                  "========= ERROR SUMMARY: 1 error"],
 }
 NCU_FAKE = """\
@@ -246,7 +246,7 @@ def fake_outputs(step: str, work: Path) -> None:
         (work / "loss.json").write_text(json.dumps({"rehearsal": True, "results": [row]}))
     elif step == "bench-targets":
         row = {"impl": "batched awing_ext", "device": "cuda", "batch": 64, "timing": {"median_ms": 0.2},
-               "parts_median_ms": {"heatmaps": 0.08, "boundary": 0.06, "weight_map": 0.06},
+               "parts_median_ms": {"heatmaps": 0.08, "boundary": 0.06, "loss_map_mask": 0.06},
                "write_floor_ms": 0.15, "over_write_floor": 1.33, "samples_per_s": 3.2e5}
         (work / "targets.json").write_text(json.dumps({"rehearsal": True, "results": [row]}))
     elif step == "bench-train-step":

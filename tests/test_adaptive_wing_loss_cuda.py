@@ -114,11 +114,11 @@ def test_misaligned_views_equal_clones(k, dtype):
         lb.backward(torch.ones_like(lb))
         torch.testing.assert_close(la, lb, **tol)
         torch.testing.assert_close(a.grad, b.grad, **tol)
-    assert torch.equal(awing_ext.weight_map(target), awing_ext.weight_map(target.clone()))
+    assert torch.equal(awing_ext.loss_map_mask(target), awing_ext.loss_map_mask(target.clone()))
     wm = torch.rand(n + 8, device="cuda").to(dtype)[k:k + n].view(shape)
     torch.testing.assert_close(
-        awing_ext.adaptive_wing_loss(pred, target, weight_map=wm, reduction="sum"),
-        awing_ext.adaptive_wing_loss(pred.clone(), target.clone(), weight_map=wm.clone(), reduction="sum"), **tol)
+        awing_ext.adaptive_wing_loss(pred, target, weights=wm, reduction="sum"),
+        awing_ext.adaptive_wing_loss(pred.clone(), target.clone(), weights=wm.clone(), reduction="sum"), **tol)
 
 
 def test_channels_last_and_strided_inputs_match_contiguous():

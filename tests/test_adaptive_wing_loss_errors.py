@@ -41,8 +41,8 @@ def test_device_mismatch():
         awing_ext.adaptive_wing_loss(pred, other)
     with pytest.raises(RuntimeError, match="target_weight must be on the device of pred"):
         awing_ext.adaptive_wing_loss(pred, pred, torch.ones(1, 2, device="meta"))
-    with pytest.raises(RuntimeError, match="weight_map must be on the device of pred"):
-        awing_ext.adaptive_wing_loss(pred, pred, weight_map=other)
+    with pytest.raises(RuntimeError, match="weights must be on the device of pred"):
+        awing_ext.adaptive_wing_loss(pred, pred, weights=other)
 
 
 @pytest.mark.parametrize("name,value,pattern", [
@@ -64,7 +64,7 @@ def test_bad_kernel_size(device, k):
     with pytest.raises(RuntimeError, match=r"kernel_size must be a positive odd integer <= 31, got"):
         awing_ext.adaptive_wing_loss(pred, target, kernel_size=k)
     with pytest.raises(RuntimeError, match=r"kernel_size must be a positive odd integer <= 31, got"):
-        awing_ext.weight_map(target, kernel_size=k)
+        awing_ext.loss_map_mask(target, kernel_size=k)
     with pytest.raises(ValueError, match="kernel_size"):
         awing_ext.AdaptiveWingLoss(kernel_size=k)
 
@@ -74,14 +74,14 @@ def test_largest_kernel_size_matches_scipy(device):
     from scipy.ndimage import grey_dilation
     k = awing_ext.MAX_KERNEL_SIZE
     target = torch.rand(1, 2, 9, 40, dtype=torch.float64) ** 8
-    mask = awing_ext.weight_map(target.to(device), 0.2, k).cpu()
+    mask = awing_ext.loss_map_mask(target.to(device), 0.2, k).cpu()
     expected = grey_dilation(target.numpy(), size=(1, 1, k, k)) > 0.2
     assert torch.equal(mask.bool(), torch.from_numpy(expected))
 
 
 def test_unknown_reduction(device):
     pred, target = _ok(device)
-    with pytest.raises(ValueError, match="reduction must be one of"):
+    with pytest.raises(RuntimeError, match="adaptive_wing_loss: reduction must be 'none', 'mean' or 'sum', got 'avg'"):
         awing_ext.adaptive_wing_loss(pred, target, reduction="avg")
     with pytest.raises(ValueError, match="reduction"):
         awing_ext.AdaptiveWingLoss(reduction="batchmean")
@@ -102,10 +102,10 @@ def test_target_weight_wrong_dtype(device):
         awing_ext.adaptive_wing_loss(pred, target, torch.ones(2, 3, dtype=torch.int64, device=device))
 
 
-def test_weight_map_wrong_shape(device):
+def test_weights_wrong_shape(device):
     pred, target = _ok(device)
-    with pytest.raises(RuntimeError, match="weight_map must have the shape of pred"):
-        awing_ext.adaptive_wing_loss(pred, target, weight_map=torch.ones(2, 3, 4, device=device))
+    with pytest.raises(RuntimeError, match="weights must have the shape of pred"):
+        awing_ext.adaptive_wing_loss(pred, target, weights=torch.ones(2, 3, 4, device=device))
 
 
 def test_not_a_tensor():

@@ -23,7 +23,7 @@ def test_opcheck(device, reduction, dtype):
     torch.library.opcheck(OP, _args(device, dtype, reduction, with_weight=False, compute_grad=False))
 
 
-def test_opcheck_with_weight_map(device):
+def test_opcheck_with_weights(device):
     args = list(_args(device))
     args[3] = 1 + torch.rand_like(args[1])
     torch.library.opcheck(OP, tuple(args))

@@ -22,7 +22,7 @@ def test_sum_overflow_is_inf_and_mean_stays_finite(device, dtype, distance):
     assert torch.isfinite(torch.tensor(per_pixel, dtype=dtype))
     total = awing_ext.adaptive_wing_loss(pred, target, reduction="sum")
     assert total.dtype == dtype and total.shape == () and total.item() == float("inf")
-    negative = awing_ext.adaptive_wing_loss(pred, target, reduction="sum", weight_map=-torch.ones_like(pred))
+    negative = awing_ext.adaptive_wing_loss(pred, target, reduction="sum", weights=-torch.ones_like(pred))
     assert negative.item() == float("-inf")
     mean = awing_ext.adaptive_wing_loss(pred, target, reduction="mean")
     torch.testing.assert_close(mean.double().cpu(), torch.tensor(per_pixel, dtype=torch.float64),

@@ -7,7 +7,7 @@ import torch
 from scipy.ndimage import grey_dilation
 
 import awing_ext
-from awing_ext.reference import adaptive_wing_loss_reference, weight_mask_reference
+from awing_ext.reference import adaptive_wing_loss_reference, loss_map_mask_reference
 from heatmaps import gaussian_heatmaps
 
 TOLERANCES = {  # (rtol, atol) against the reference, which also computes in float32/float64
@@ -59,7 +59,7 @@ def test_weight_mask_equals_scipy_grey_dilation(device, kernel_size, threshold):
     target[1, 2, -1, 5] = 0.7
     weighted = awing_ext.adaptive_wing_loss(pred, target, W=10.0, threshold=threshold,
                                             kernel_size=kernel_size, reduction="none")
-    plain = awing_ext.adaptive_wing_loss(pred, target, weight_map=torch.ones_like(target), reduction="none")
+    plain = awing_ext.adaptive_wing_loss(pred, target, weights=torch.ones_like(target), reduction="none")
     mask = ((weighted / plain - 1) / 10).round().cpu().numpy()
     t = target.cpu().numpy()
     expected = np.stack([np.stack([grey_dilation(t[i, j], size=(kernel_size, kernel_size)) > threshold
@@ -69,7 +69,7 @@ def test_weight_mask_equals_scipy_grey_dilation(device, kernel_size, threshold):
 
 def test_reference_mask_equals_scipy():
     target = gaussian_heatmaps(2, 4, 9, 12, seed=3, dtype=torch.float64)
-    got = weight_mask_reference(target, 0.2, 5).numpy()
+    got = loss_map_mask_reference(target, 0.2, 5).numpy()
     t = target.numpy()
     want = np.stack([np.stack([grey_dilation(t[i, j], size=(5, 5)) > 0.2 for j in range(4)]) for i in range(2)])
     np.testing.assert_array_equal(got, want.astype(np.float64))
@@ -105,13 +105,13 @@ def test_loss_is_continuous_at_theta(device):
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_target_weight_and_weight_map(device, reduction):
+def test_target_weight_and_weights(device, reduction):
     pred, target = _inputs((3, 5, 8, 9), torch.float32, device, seed=4)
     tw = torch.rand(3, 5, device=device)
     tw[0, 1] = 0  # an invisible landmark
     wm = 1 + 3 * torch.rand_like(pred)
-    got = awing_ext.adaptive_wing_loss(pred, target, tw, reduction=reduction, weight_map=wm)
-    want = adaptive_wing_loss_reference(pred, target, tw, reduction=reduction, weight_map=wm)
+    got = awing_ext.adaptive_wing_loss(pred, target, tw, reduction=reduction, weights=wm)
+    want = adaptive_wing_loss_reference(pred, target, tw, reduction=reduction, weights=wm)
     _close(got, want, torch.float32)
     got = awing_ext.adaptive_wing_loss(pred, target, tw, reduction=reduction)
     want = adaptive_wing_loss_reference(pred, target, tw, reduction=reduction)
@@ -197,9 +197,9 @@ def test_float32_accuracy_over_the_dynamic_range(device):
         pred = (target + d.view(1, 1, 40, 100) * torch.where(torch.arange(4000) % 2 == 0, 1.0, -1.0).view(1, 1, 40, 100))
         pred32, target32 = pred.float(), target.float()
         want = adaptive_wing_loss_reference(pred32.double(), target32.double(),
-                                            weight_map=torch.ones_like(pred), reduction="none")
+                                            weights=torch.ones_like(pred), reduction="none")
         got = awing_ext.adaptive_wing_loss(pred32.to(device), target32.to(device),
-                                           weight_map=torch.ones_like(pred32).to(device), reduction="none")
+                                           weights=torch.ones_like(pred32).to(device), reduction="none")
         # float32 rounding of pred - target inside the kernel costs up to ~1e-7 relative in d;
         # losses below float32's normal range (omega * 1.2e-38) may flush to 0
         torch.testing.assert_close(got.double().cpu(), want, rtol=2e-5, atol=1e-36)
@@ -222,7 +222,7 @@ def test_reference_gradient_at_zero_difference_is_zero_where_alpha_minus_y_is_be
 def test_kernel_size_must_be_an_integer(bad):
     x = torch.rand(1, 1, 4, 4)
     for call in (lambda: awing_ext.adaptive_wing_loss(x, x, kernel_size=bad),
-                 lambda: awing_ext.weight_map(x, kernel_size=bad),
+                 lambda: awing_ext.loss_map_mask(x, kernel_size=bad),
                  lambda: awing_ext.AdaptiveWingLoss(kernel_size=bad)):
         with pytest.raises(TypeError, match=r"kernel_size must be an integer, got "):
             call()

@@ -32,7 +32,7 @@ for dtype in (torch.float32, torch.float64, torch.bfloat16):
     out[name + "_loss"] = loss.detach().double()
     out[name + "_grad"] = p.grad.double()
     out[name + "_map"] = awing_ext.adaptive_wing_loss(p.detach(), t, reduction="none").double()
-    out[name + "_mask"] = awing_ext.weight_map(t).double()
+    out[name + "_mask"] = awing_ext.loss_map_mask(t).double()
 torch.save(out, sys.argv[1])
 """
 

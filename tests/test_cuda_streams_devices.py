@@ -23,11 +23,11 @@ def test_ops_on_a_side_stream():
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
         got = (awing_ext.render_heatmaps(lm, 64), awing_ext.render_boundaries(lm, "68", 64))
-        mask = awing_ext.weight_map(got[0])
+        mask = awing_ext.loss_map_mask(got[0])
         decoded = awing_ext.decode_heatmaps(got[0])
     side.synchronize()
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
-    assert torch.equal(mask, awing_ext.weight_map(expected[0]))
+    assert torch.equal(mask, awing_ext.loss_map_mask(expected[0]))
     assert torch.equal(decoded[0], awing_ext.decode_heatmaps(expected[0])[0])
 
 
@@ -38,7 +38,7 @@ def test_target_ops_on_a_second_device():
         lm1 = lm.cuda(1)
         hm = awing_ext.render_heatmaps(lm1, 64)
         bd = awing_ext.render_boundaries(lm1, "68", 64)
-        mask = awing_ext.weight_map(hm)
+        mask = awing_ext.loss_map_mask(hm)
         xy, _ = awing_ext.decode_heatmaps(hm)
     for t in (hm, bd, mask, xy):
         assert t.device == torch.device("cuda", 1)
@@ -61,7 +61,7 @@ def test_training_targets_and_loss_do_not_sync_the_host():
     try:
         target, weight = codec.encode(lm, visible)
         awing_ext.render_boundaries(lm / 4, "68", 64, per_curve=True)
-        awing_ext.weight_map(target)
+        awing_ext.loss_map_mask(target)
         awing_ext.adaptive_wing_loss(pred, target, weight).backward()
         awing_ext.decode_heatmaps(target)
     finally:

@@ -112,7 +112,7 @@ def test_decode_errors(device):
     h = torch.rand(2, 3, 8, 8, device=device)
     with pytest.raises(RuntimeError, match=r"heatmaps must be 4-D \(N, C, H, W\)"):
         awing_ext.decode_heatmaps(h[0])
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(RuntimeError, match="method must be 'dark' or 'quarter', got 'soft-argmax'"):
         awing_ext.decode_heatmaps(h, "soft-argmax")
     with pytest.raises(RuntimeError, match="method must be 'dark' or 'quarter'"):
         torch.ops.awing_ext.decode_heatmaps(h, "soft-argmax")

@@ -82,7 +82,7 @@ def test_decode_ties_pick_the_first_maximum():
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_misaligned_heatmaps_decode_and_weight_map(k):
+def test_misaligned_heatmaps_decode_and_loss_map_mask(k):
     hm = gaussian_heatmaps(2, 5, 20, 24, seed=2, device="cuda")
     n = hm.numel()
     base = torch.zeros(n + 4, device="cuda")
@@ -91,4 +91,4 @@ def test_misaligned_heatmaps_decode_and_weight_map(k):
     for method in ("dark", "quarter"):
         a, b = awing_ext.decode_heatmaps(view, method), awing_ext.decode_heatmaps(hm, method)
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    assert torch.equal(awing_ext.weight_map(view), awing_ext.weight_map(hm))
+    assert torch.equal(awing_ext.loss_map_mask(view), awing_ext.loss_map_mask(hm))

@@ -119,7 +119,7 @@ def test_sanitizer_passes_are_set_up_as_the_tools_need():
 
 # The op each CUDA source's kernels belong to (scripts/gpu_sanitize_driver.py --ops).
 KERNEL_OPS = {"adaptive_wing_loss.cu": "loss", "decode_heatmaps.cu": "decode", "render_heatmaps.cu": "heatmaps",
-              "render_boundaries.cu": "boundaries", "weight_map.cu": "weight_map"}
+              "render_boundaries.cu": "boundaries", "loss_map_mask.cu": "loss_map_mask"}
 
 
 def source_with_includes(path: Path) -> str:
@@ -150,7 +150,7 @@ def test_racecheck_and_synccheck_cover_every_kernel_with_shared_memory_or_barrie
 def test_sanitize_driver_runs_on_the_cpu(capsys):
     driver = helper("gpu_sanitize_driver")
     assert driver.main(["--device", "cpu"]) == 0
-    assert "op calls (loss,weight_map,heatmaps,boundaries,decode) on cpu finished" in capsys.readouterr().out
+    assert "op calls (loss,loss_map_mask,heatmaps,boundaries,decode) on cpu finished" in capsys.readouterr().out
     assert driver.main(["--device", "cpu", "--ops", "loss,decode"]) == 0
     assert "op calls (loss,decode) on cpu" in capsys.readouterr().out
     with pytest.raises(SystemExit):
@@ -253,7 +253,7 @@ def write_check_outputs(out: Path) -> None:
                                    "bench-loss\tbenchmark\tskipped (budget spent)\t0\t-\n")
     (out / "logs").mkdir()
     (out / "logs" / "memcheck.log").write_text("========= Invalid __global__ read of size 4 bytes\n"
-                                               + "=========     at 0x40 in weight_map_kernel\n" * 60
+                                               + "=========     at 0x40 in loss_map_mask_kernel\n" * 60
                                                + "========= ERROR SUMMARY: 1 error\n")
     (out / "env.json").write_text(json.dumps({"gpu": "NVIDIA H200", "capability": "9.0", "sms": 132,
                                               "torch": "2.11.0+cu130", "cuda": "13.0"}))
@@ -262,7 +262,7 @@ def write_check_outputs(out: Path) -> None:
                 "speedup_vs_eager": 8.0, "speedup_vs_compiled": 4.0, "fused_over_floor": 1.25}
     (out / "loss.json").write_text(json.dumps({"results": [loss_row]}))
     target_row = {"impl": "batched awing_ext", "device": "cuda", "batch": 64, "timing": {"median_ms": 0.3},
-                  "parts_median_ms": {"heatmaps": 0.1, "boundary": 0.1, "weight_map": 0.1},
+                  "parts_median_ms": {"heatmaps": 0.1, "boundary": 0.1, "loss_map_mask": 0.1},
                   "write_floor_ms": 0.1, "over_write_floor": 3.0, "samples_per_s": 2e5}
     (out / "targets.json").write_text(json.dumps({"results": [target_row]}))
     (out / "ncu_kernels.txt").write_text(NCU_SAMPLE)

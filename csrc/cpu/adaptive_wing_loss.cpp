@@ -36,8 +36,8 @@ const opmath_t* as_opmath(const scalar_t* src, int64_t n, std::vector<opmath_t>&
 template <typename scalar_t>
 std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
     const at::Tensor& pred, const at::Tensor& target, const std::optional<at::Tensor>& target_weight,
-    const std::optional<at::Tensor>& weight_map, const AWingParams<at::opmath_type<scalar_t>>& prm,
-    double weight, double threshold, int64_t kernel_size, Reduction reduction, bool compute_grad) {
+    const std::optional<at::Tensor>& weights, const AWingParams<at::opmath_type<scalar_t>>& prm,
+    double loss_map_weight, double threshold, int64_t kernel_size, Reduction reduction, bool compute_grad) {
   using opmath_t = at::opmath_type<scalar_t>;
   using Vec = at::vec::Vectorized<opmath_t>;
   constexpr int64_t L = Vec::size();
@@ -52,8 +52,8 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
   const at::Tensor tw_c = target_weight.has_value()
                               ? target_weight->to(opmath_dtype).contiguous()
                               : at::Tensor();
-  const at::Tensor wm_c = weight_map.has_value()
-                              ? weight_map->to(pred.scalar_type()).contiguous()
+  const at::Tensor wm_c = weights.has_value()
+                              ? weights->to(pred.scalar_type()).contiguous()
                               : at::Tensor();
 
   at::Tensor loss_map = reduction == Reduction::None ? at::empty(pred.sizes(), pred.options())
@@ -80,7 +80,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
       reduction == Reduction::Mean ? opmath_t(1.0 / static_cast<double>(numel)) : opmath_t(1);
   const Vec vthreshold(static_cast<opmath_t>(threshold));
   const Vec vone(opmath_t(1));
-  const Vec vboost(static_cast<opmath_t>(weight + 1.0));
+  const Vec vboost(static_cast<opmath_t>(loss_map_weight + 1.0));
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(W, 1));
 
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
@@ -148,17 +148,17 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_kernel(
 
 std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cpu(
     const at::Tensor& pred, const at::Tensor& target, const std::optional<at::Tensor>& target_weight,
-    const std::optional<at::Tensor>& weight_map, double omega, double theta, double epsilon,
-    double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
+    const std::optional<at::Tensor>& weights, double omega, double theta, double epsilon,
+    double alpha, double loss_map_weight, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
-  const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weight_map, omega,
+  const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega,
                                                       theta, epsilon, kernel_size, reduction);
   TORCH_CHECK(pred.device().is_cpu(), "adaptive_wing_loss: pred must be a CPU tensor here");
   std::tuple<at::Tensor, at::Tensor> result;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, pred.scalar_type(), "adaptive_wing_loss_cpu", [&] {
     using opmath_t = at::opmath_type<scalar_t>;
     const AWingParams<opmath_t> prm(omega, theta, epsilon, alpha);
-    result = adaptive_wing_loss_kernel<scalar_t>(pred, target, target_weight, weight_map, prm, weight,
+    result = adaptive_wing_loss_kernel<scalar_t>(pred, target, target_weight, weights, prm, loss_map_weight,
                                                  threshold, kernel_size, red, compute_grad);
   });
   return result;

@@ -27,11 +27,11 @@ std::uintptr_t address_of(const at::Tensor& t) {
   return reinterpret_cast<std::uintptr_t>(t.const_data_ptr());
 }
 
-template <typename scalar_t, typename index_t, int VEC, bool HAS_WEIGHT_MAP>
+template <typename scalar_t, typename index_t, int VEC, bool HAS_WEIGHTS>
 __global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
     const scalar_t* __restrict__ pred, const scalar_t* __restrict__ target,
     const at::opmath_type<scalar_t>* __restrict__ target_weight,
-    const scalar_t* __restrict__ weight_map, index_t numel, index_t H, index_t W, index_t radius,
+    const scalar_t* __restrict__ weights, index_t numel, index_t H, index_t W, index_t radius,
     AWingParams<at::opmath_type<scalar_t>> prm, at::opmath_type<scalar_t> threshold,
     at::opmath_type<scalar_t> boost, at::opmath_type<scalar_t> grad_scale,
     scalar_t* __restrict__ loss_map, at::opmath_type<scalar_t>* __restrict__ grad,
@@ -52,7 +52,7 @@ __global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
     const InPack p = *reinterpret_cast<const InPack*>(pred + base);
     const InPack y = *reinterpret_cast<const InPack*>(target + base);
     InPack wm;
-    if constexpr (HAS_WEIGHT_MAP) wm = *reinterpret_cast<const InPack*>(weight_map + base);
+    if constexpr (HAS_WEIGHTS) wm = *reinterpret_cast<const InPack*>(weights + base);
     const opmath_t wf = target_weight != nullptr ? target_weight[plane] : opmath_t(1);
 
     InPack out;
@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
 #pragma unroll
     for (int v = 0; v < VEC; ++v) {
       opmath_t wt;
-      if constexpr (HAS_WEIGHT_MAP) {
+      if constexpr (HAS_WEIGHTS) {
         wt = static_cast<opmath_t>(wm.v[v]);
       } else {
         const opmath_t m = window_max<opmath_t, index_t>(target + plane * HW, H, W, h, w0 + v,
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kThreads) adaptive_wing_loss_kernel(
 
 template <typename scalar_t, typename index_t, int VEC>
 void launch(const at::Tensor& p, const at::Tensor& t, const at::Tensor& tw, const at::Tensor& wm,
-            const AWingParams<at::opmath_type<scalar_t>>& prm, double weight, double threshold,
+            const AWingParams<at::opmath_type<scalar_t>>& prm, double loss_map_weight, double threshold,
             int64_t radius, double grad_scale, at::Tensor& loss_map, at::Tensor& grad,
             at::Tensor& block_sums, int blocks, cudaStream_t stream) {
   using opmath_t = at::opmath_type<scalar_t>;
@@ -100,13 +100,13 @@ void launch(const at::Tensor& p, const at::Tensor& t, const at::Tensor& tw, cons
     adaptive_wing_loss_kernel<scalar_t, index_t, VEC, true><<<blocks, kThreads, 0, stream>>>(
         p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), twp, wm.const_data_ptr<scalar_t>(),
         std::get<0>(args), std::get<1>(args), std::get<2>(args), std::get<3>(args), prm,
-        static_cast<opmath_t>(threshold), static_cast<opmath_t>(weight + 1.0),
+        static_cast<opmath_t>(threshold), static_cast<opmath_t>(loss_map_weight + 1.0),
         static_cast<opmath_t>(grad_scale), lm, gp, bs);
   } else {
     adaptive_wing_loss_kernel<scalar_t, index_t, VEC, false><<<blocks, kThreads, 0, stream>>>(
         p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), twp, nullptr,
         std::get<0>(args), std::get<1>(args), std::get<2>(args), std::get<3>(args), prm,
-        static_cast<opmath_t>(threshold), static_cast<opmath_t>(weight + 1.0),
+        static_cast<opmath_t>(threshold), static_cast<opmath_t>(loss_map_weight + 1.0),
         static_cast<opmath_t>(grad_scale), lm, gp, bs);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -114,10 +114,10 @@ void launch(const at::Tensor& p, const at::Tensor& t, const at::Tensor& tw, cons
 
 std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
     const at::Tensor& pred, const at::Tensor& target, const std::optional<at::Tensor>& target_weight,
-    const std::optional<at::Tensor>& weight_map, double omega, double theta, double epsilon,
-    double alpha, double weight, double threshold, int64_t kernel_size, c10::string_view reduction,
+    const std::optional<at::Tensor>& weights, double omega, double theta, double epsilon,
+    double alpha, double loss_map_weight, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
-  const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weight_map, omega,
+  const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega,
                                                       theta, epsilon, kernel_size, reduction);
   TORCH_CHECK(pred.device().is_cuda(), "adaptive_wing_loss: pred must be a CUDA tensor here");
   const c10::cuda::CUDAGuard guard(pred.device());
@@ -128,7 +128,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
   const at::Tensor t = target.contiguous();
   const at::Tensor tw = target_weight.has_value() ? target_weight->to(opmath_dtype).contiguous()
                                                   : at::Tensor();
-  const at::Tensor wm = weight_map.has_value() ? weight_map->to(pred.scalar_type()).contiguous()
+  const at::Tensor wm = weights.has_value() ? weights->to(pred.scalar_type()).contiguous()
                                                : at::Tensor();
   at::Tensor loss_map = red == Reduction::None ? at::empty(pred.sizes(), pred.options()) : at::Tensor();
   at::Tensor grad = at::empty(compute_grad ? pred.sizes() : c10::IntArrayRef{0},
@@ -158,7 +158,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
     const auto go = [&](auto index_tag, auto vec_tag) {
       using index_t = decltype(index_tag);
       constexpr int kVec = decltype(vec_tag)::value;
-      launch<scalar_t, index_t, kVec>(p, t, tw, wm, prm, weight, threshold, radius, grad_scale, loss_map,
+      launch<scalar_t, index_t, kVec>(p, t, tw, wm, prm, loss_map_weight, threshold, radius, grad_scale, loss_map,
                                       grad, block_sums, plan.blocks, stream);
     };
     using Vector = std::integral_constant<int, kLossVectorWidth>;

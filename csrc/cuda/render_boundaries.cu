@@ -142,10 +142,12 @@ at::Tensor render_boundaries_cuda(const at::Tensor& landmarks, c10::IntArrayRef 
                                   c10::IntArrayRef curve_lengths, int64_t height, int64_t width,
                                   double sigma, double truncate, int64_t samples, bool per_curve,
                                   std::optional<at::ScalarType> dtype) {
-  check_render_boundaries_args(landmarks, height, width, sigma, truncate, samples, dtype);
+  const std::vector<int64_t> points = curve_points.vec(), lengths = curve_lengths.vec();
+  check_render_boundaries_args(landmarks, points, lengths, height, width, sigma, truncate, samples,
+                               dtype);
   TORCH_CHECK(landmarks.device().is_cuda(), "render_boundaries: landmarks must be a CUDA tensor here");
   std::vector<int> spans, span_begin;
-  build_spans(curve_points.vec(), curve_lengths.vec(), landmarks.size(1), spans, span_begin);
+  build_spans(points, lengths, spans, span_begin);
   const c10::cuda::CUDAGuard guard(landmarks.device());
   const at::ScalarType dt = render_dtype(dtype);
   const int64_t curves = static_cast<int64_t>(curve_lengths.size());

@@ -6,7 +6,8 @@
 //   A = omega * e * (theta/eps)^(e-1) / (eps * (1 + (theta/eps)^e))
 //   C = theta*A - omega * ln(1 + (theta/eps)^e)
 // Written branch-free so it vectorises (see adaptive_wing_value_and_grad for the rewrite).
-// Also the validation of the op's arguments (check_adaptive_wing_loss_args, host only).
+// Also the validation of the op's arguments (check_adaptive_wing_loss_args, host only; the fake
+// kernel runs it too).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -68,41 +69,52 @@ AWING_HD void adaptive_wing_value_and_grad(V pred, V target, const AWingParams<T
   grad = vselect(vlt(diff, zero), zero - dl_dd, dl_dd);
 }
 
-// Validates everything adaptive_wing_loss takes; returns the parsed reduction.
+// Validates the loss's scalar parameters; returns the parsed reduction. AdaptiveWingLoss checks
+// its parameters with this when it is built (awing_ext._C.check_adaptive_wing_loss_params).
+inline Reduction check_adaptive_wing_loss_params(double omega, double theta, double epsilon,
+                                                 int64_t kernel_size, std::string_view reduction) {
+  constexpr const char* op = "adaptive_wing_loss";
+  check_positive(omega, op, "omega");
+  check_positive(theta, op, "theta");
+  check_positive(epsilon, op, "epsilon");
+  check_kernel_size(kernel_size, op);
+  return parse_reduction(reduction, op);
+}
+
+// Validates everything adaptive_wing_loss takes; returns the parsed reduction. `weights` is the
+// optional per-pixel weight that replaces W * M + 1 (the schema's `weights`).
 inline Reduction check_adaptive_wing_loss_args(const at::Tensor& pred, const at::Tensor& target,
                                                const std::optional<at::Tensor>& target_weight,
-                                               const std::optional<at::Tensor>& weight_map,
+                                               const std::optional<at::Tensor>& weights,
                                                double omega, double theta, double epsilon,
                                                int64_t kernel_size, std::string_view reduction) {
   constexpr const char* op = "adaptive_wing_loss";
   check_heatmap(pred, op, "pred");
   TORCH_CHECK(target.dim() == 4, op, ": target must be 4-D (N, C, H, W), got ", target.dim(),
-              "-D tensor of shape ", target.sizes());
+              "-D tensor of shape ", target.sym_sizes());
   check_same(pred, target, op, "pred", "target");
-  TORCH_CHECK(omega > 0, op, ": omega must be > 0, got ", omega);
-  TORCH_CHECK(theta > 0, op, ": theta must be > 0, got ", theta);
-  TORCH_CHECK(epsilon > 0, op, ": epsilon must be > 0, got ", epsilon);
-  check_kernel_size(kernel_size, op);
+  const Reduction red = check_adaptive_wing_loss_params(omega, theta, epsilon, kernel_size, reduction);
   if (target_weight.has_value()) {
     const auto& tw = *target_weight;
-    TORCH_CHECK(tw.dim() == 2 && tw.size(0) == pred.size(0) && tw.size(1) == pred.size(1), op,
-                ": target_weight must have shape (N, C) = (", pred.size(0), ", ", pred.size(1),
-                "), got ", tw.sizes());
+    TORCH_CHECK(tw.dim() == 2 && tw.sym_size(0) == pred.sym_size(0) &&
+                    tw.sym_size(1) == pred.sym_size(1),
+                op, ": target_weight must have shape (N, C) = (", pred.sym_size(0), ", ",
+                pred.sym_size(1), "), got ", tw.sym_sizes());
     TORCH_CHECK(is_supported_float(tw.scalar_type()), op,
                 ": target_weight must be a floating-point tensor, got ", tw.scalar_type());
     TORCH_CHECK(tw.device() == pred.device(), op, ": target_weight must be on the device of pred (",
                 pred.device(), "), got ", tw.device());
   }
-  if (weight_map.has_value()) {
-    const auto& wm = *weight_map;
-    TORCH_CHECK(wm.sizes() == pred.sizes(), op, ": weight_map must have the shape of pred ",
-                pred.sizes(), ", got ", wm.sizes());
+  if (weights.has_value()) {
+    const auto& wm = *weights;
+    TORCH_CHECK(wm.sym_sizes() == pred.sym_sizes(), op, ": weights must have the shape of pred ",
+                pred.sym_sizes(), ", got ", wm.sym_sizes());
     TORCH_CHECK(is_supported_float(wm.scalar_type()), op,
-                ": weight_map must be a floating-point tensor, got ", wm.scalar_type());
-    TORCH_CHECK(wm.device() == pred.device(), op, ": weight_map must be on the device of pred (",
+                ": weights must be a floating-point tensor, got ", wm.scalar_type());
+    TORCH_CHECK(wm.device() == pred.device(), op, ": weights must be on the device of pred (",
                 pred.device(), "), got ", wm.device());
   }
-  return parse_reduction(reduction);
+  return red;
 }
 
 }  // namespace awing

@@ -110,8 +110,8 @@ AWING_HD void store_decoded(const scalar_t* plane, long long H, long long W, lon
 
 inline DecodeMethod check_decode_args(const at::Tensor& heatmaps, c10::string_view method) {
   check_heatmap(heatmaps, "decode_heatmaps", "heatmaps");
-  TORCH_CHECK(heatmaps.size(2) > 0 && heatmaps.size(3) > 0,
-              "decode_heatmaps: heatmaps must have H, W > 0, got shape ", heatmaps.sizes());
+  TORCH_CHECK(heatmaps.sym_size(2) > 0 && heatmaps.sym_size(3) > 0,
+              "decode_heatmaps: heatmaps must have H, W > 0, got shape ", heatmaps.sym_sizes());
   if (method == "quarter") return DecodeMethod::Quarter;
   if (method == "dark") return DecodeMethod::Dark;
   TORCH_CHECK(false, "decode_heatmaps: method must be 'dark' or 'quarter', got '",

@@ -1,5 +1,5 @@
 // The k x k grey dilation (window maximum) of a heatmap plane: the single home of the dilation
-// the fused loss and weight_map compute.
+// the fused loss and loss_map_mask compute.
 //
 // Equal to scipy.ndimage.grey_dilation(size=k) (mode='reflect'): for a max filter, reflecting at
 // the border only repeats pixels that the window clipped to the image already contains.

@@ -70,8 +70,8 @@ AWING_HD void pixel_span(T lo_c, T hi_c, T cutoff, long long size, long long& lo
 }
 
 inline void check_landmarks(const at::Tensor& lm, const char* op) {
-  TORCH_CHECK(lm.dim() == 3 && lm.size(2) == 2, op, ": landmarks must be 3-D (N, K, 2), got ",
-              lm.dim(), "-D tensor of shape ", lm.sizes());
+  TORCH_CHECK(lm.dim() == 3 && lm.sym_size(2) == 2, op, ": landmarks must be 3-D (N, K, 2), got ",
+              lm.dim(), "-D tensor of shape ", lm.sym_sizes());
   TORCH_CHECK(is_supported_float(lm.scalar_type()), op,
               ": landmarks must be float32, float64, float16 or bfloat16, got ", lm.scalar_type());
 }

@@ -12,11 +12,12 @@ namespace awing {
 
 enum class Reduction { None = 0, Mean = 1, Sum = 2 };
 
-inline Reduction parse_reduction(std::string_view reduction) {
+// `op` names the loss in the message ("adaptive_wing_loss: reduction must be ...").
+inline Reduction parse_reduction(std::string_view reduction, const char* op) {
   if (reduction == "none") return Reduction::None;
   if (reduction == "mean") return Reduction::Mean;
   if (reduction == "sum") return Reduction::Sum;
-  TORCH_CHECK(false, "adaptive_wing_loss: reduction must be 'none', 'mean' or 'sum', got '",
+  TORCH_CHECK(false, op, ": reduction must be 'none', 'mean' or 'sum', got '",
               std::string(reduction), "'");
 }
 

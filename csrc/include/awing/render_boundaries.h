@@ -71,11 +71,10 @@ AWING_HD void span_segment(const T* pts /* (K, 2) */, Span s, int j, int S, T& a
 }
 
 
-// Validates the curve tables; returns the spans (four landmark indices each) and, per curve,
-// the range [span_begin[c], span_begin[c + 1]) of its spans.
-inline void build_spans(const std::vector<int64_t>& points, const std::vector<int64_t>& lengths,
-                        int64_t K, std::vector<int>& spans /* 4 per span */,
-                        std::vector<int>& span_begin) {
+// Validates the curve tables against K landmarks: at least one curve, each of >= 2 points,
+// lengths summing to the number of points, every index in [0, K).
+inline void check_curve_tables(const std::vector<int64_t>& points, const std::vector<int64_t>& lengths,
+                               const c10::SymInt& K) {
   constexpr const char* op = "render_boundaries";
   TORCH_CHECK(!lengths.empty(), op, ": curves must hold at least one curve");
   int64_t total = 0;
@@ -87,9 +86,15 @@ inline void build_spans(const std::vector<int64_t>& points, const std::vector<in
   TORCH_CHECK(total == static_cast<int64_t>(points.size()), op, ": curve_lengths sum to ", total,
               " but curve_points has ", points.size(), " entries");
   for (size_t i = 0; i < points.size(); ++i) {
-    TORCH_CHECK(points[i] >= 0 && points[i] < K, op, ": curve index ", points[i],
+    TORCH_CHECK(points[i] >= 0 && K > points[i], op, ": curve index ", points[i],
                 " is out of range for ", K, " landmarks");
   }
+}
+
+// The spans (four landmark indices each) of curve tables that passed check_curve_tables and,
+// per curve, the range [span_begin[c], span_begin[c + 1]) of its spans.
+inline void build_spans(const std::vector<int64_t>& points, const std::vector<int64_t>& lengths,
+                        std::vector<int>& spans /* 4 per span */, std::vector<int>& span_begin) {
   spans.clear();
   span_begin.assign(1, 0);
   int64_t start = 0;
@@ -107,11 +112,13 @@ inline void build_spans(const std::vector<int64_t>& points, const std::vector<in
   }
 }
 
-inline void check_render_boundaries_args(const at::Tensor& lm, int64_t height, int64_t width,
-                                         double sigma, double truncate, int64_t samples,
+inline void check_render_boundaries_args(const at::Tensor& lm, const std::vector<int64_t>& points,
+                                         const std::vector<int64_t>& lengths, int64_t height,
+                                         int64_t width, double sigma, double truncate, int64_t samples,
                                          std::optional<at::ScalarType> dtype) {
   constexpr const char* op = "render_boundaries";
   check_landmarks(lm, op);
+  check_curve_tables(points, lengths, lm.sym_size(1));
   check_render_common(height, width, sigma, truncate, dtype, op);
   TORCH_CHECK(samples >= 1 && samples <= 1024, op,
               ": samples (line segments per spline span) must be in [1, 1024], got ", samples);

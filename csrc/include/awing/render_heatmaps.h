@@ -19,9 +19,9 @@ inline void check_render_heatmaps_args(const at::Tensor& lm, const std::optional
   check_render_common(height, width, sigma, truncate, dtype, op);
   if (visible.has_value()) {
     const auto& v = *visible;
-    TORCH_CHECK(v.dim() == 2 && v.size(0) == lm.size(0) && v.size(1) == lm.size(1), op,
-                ": visible must have shape (N, K) = (", lm.size(0), ", ", lm.size(1), "), got ",
-                v.sizes());
+    TORCH_CHECK(v.dim() == 2 && v.sym_size(0) == lm.sym_size(0) && v.sym_size(1) == lm.sym_size(1),
+                op, ": visible must have shape (N, K) = (", lm.sym_size(0), ", ", lm.sym_size(1),
+                "), got ", v.sym_sizes());
     TORCH_CHECK(v.device() == lm.device(), op, ": visible must be on the device of landmarks (",
                 lm.device(), "), got ", v.device());
   }

@@ -1,4 +1,4 @@
-// CPU kernel of awing_ext::weight_map: per plane, rows with no value > threshold within the
+// CPU kernel of awing_ext::loss_map_mask: per plane, rows with no value > threshold within the
 // window are zero; the others go through the separable dilation (awing/dilation.h).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "awing/weight_map.h"
+#include "awing/loss_map_mask.h"
 
 namespace awing {
 namespace cpu {
@@ -22,7 +22,7 @@ namespace {
 // whose k-row band has no flagged row is all zero (its window maxima are <= threshold or NaN),
 // the others go through the separable dilation. Rendered heatmaps are mostly such zero rows.
 template <typename scalar_t>
-void weight_map_kernel(const at::Tensor& target, double threshold, int64_t kernel_size, at::Tensor& out) {
+void loss_map_mask_kernel(const at::Tensor& target, double threshold, int64_t kernel_size, at::Tensor& out) {
   using T = at::opmath_type<scalar_t>;
   const int64_t H = target.size(2), W = target.size(3);
   const int64_t HW = H * W;
@@ -73,14 +73,14 @@ void weight_map_kernel(const at::Tensor& target, double threshold, int64_t kerne
   });
 }
 
-at::Tensor weight_map_cpu(const at::Tensor& target, double threshold, int64_t kernel_size) {
-  check_weight_map_args(target, kernel_size);
-  TORCH_CHECK(target.device().is_cpu(), "weight_map: target must be a CPU tensor here");
+at::Tensor loss_map_mask_cpu(const at::Tensor& target, double threshold, int64_t kernel_size) {
+  check_loss_map_mask_args(target, kernel_size);
+  TORCH_CHECK(target.device().is_cpu(), "loss_map_mask: target must be a CPU tensor here");
   const at::Tensor t = target.contiguous();
   at::Tensor out = at::empty(t.sizes(), t.options());
   if (out.numel() == 0) return out;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "weight_map_cpu", [&] {
-    weight_map_kernel<scalar_t>(t, threshold, kernel_size, out);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "loss_map_mask_cpu", [&] {
+    loss_map_mask_kernel<scalar_t>(t, threshold, kernel_size, out);
   });
   return out;
 }
@@ -90,5 +90,5 @@ at::Tensor weight_map_cpu(const at::Tensor& target, double threshold, int64_t ke
 }  // namespace awing
 
 TORCH_LIBRARY_IMPL(awing_ext, CPU, m) {
-  m.impl("weight_map", &awing::cpu::weight_map_cpu);
+  m.impl("loss_map_mask", &awing::cpu::loss_map_mask_cpu);
 }

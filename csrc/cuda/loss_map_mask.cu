@@ -1,4 +1,4 @@
-// CUDA kernel of awing_ext::weight_map: one thread per pixel, window_max of its k x k
+// CUDA kernel of awing_ext::loss_map_mask: one thread per pixel, window_max of its k x k
 // neighbourhood (awing/dilation.h) against the threshold.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -8,7 +8,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include "awing/weight_map.h"
+#include "awing/loss_map_mask.h"
 #include "launch.cuh"
 
 namespace awing {
@@ -16,7 +16,7 @@ namespace cuda {
 namespace {
 
 template <typename scalar_t>
-__global__ void __launch_bounds__(kThreads) weight_map_kernel(
+__global__ void __launch_bounds__(kThreads) loss_map_mask_kernel(
     const scalar_t* __restrict__ target, int64_t total, int64_t H, int64_t W, int64_t radius,
     at::opmath_type<scalar_t> threshold, scalar_t* __restrict__ out) {
   using T = at::opmath_type<scalar_t>;
@@ -30,18 +30,18 @@ __global__ void __launch_bounds__(kThreads) weight_map_kernel(
   }
 }
 
-at::Tensor weight_map_cuda(const at::Tensor& target, double threshold, int64_t kernel_size) {
-  check_weight_map_args(target, kernel_size);
-  TORCH_CHECK(target.device().is_cuda(), "weight_map: target must be a CUDA tensor here");
+at::Tensor loss_map_mask_cuda(const at::Tensor& target, double threshold, int64_t kernel_size) {
+  check_loss_map_mask_args(target, kernel_size);
+  TORCH_CHECK(target.device().is_cuda(), "loss_map_mask: target must be a CUDA tensor here");
   const c10::cuda::CUDAGuard guard(target.device());
   const at::Tensor t = target.contiguous();
   at::Tensor out = at::empty(t.sizes(), t.options());
   if (out.numel() == 0) return out;
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const int blocks = grid_for(out.numel(), kThreads, t.get_device());
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "weight_map_cuda", [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "loss_map_mask_cuda", [&] {
     using T = at::opmath_type<scalar_t>;
-    weight_map_kernel<scalar_t><<<blocks, kThreads, 0, stream>>>(
+    loss_map_mask_kernel<scalar_t><<<blocks, kThreads, 0, stream>>>(
         t.const_data_ptr<scalar_t>(), out.numel(), t.size(2), t.size(3), kernel_size / 2,
         static_cast<T>(threshold), out.mutable_data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -54,5 +54,5 @@ at::Tensor weight_map_cuda(const at::Tensor& target, double threshold, int64_t k
 }  // namespace awing
 
 TORCH_LIBRARY_IMPL(awing_ext, CUDA, m) {
-  m.impl("weight_map", &awing::cuda::weight_map_cuda);
+  m.impl("loss_map_mask", &awing::cuda::loss_map_mask_cuda);
 }
