@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._common import warn_renamed
+
 __all__ = ["loss_map_mask_reference", "adaptive_wing_loss_reference", "render_heatmaps_reference",
            "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference"]
 
@@ -29,6 +31,12 @@ def loss_map_mask_reference(target: Tensor, threshold: float = 0.2, kernel_size:
     dilated = F.max_pool2d(planes, kernel_size, stride=1, padding=kernel_size // 2)
     return (dilated > threshold).reshape(n, c, h, w).to(target.dtype)
 
+
+
+def weight_mask_reference(target: Tensor, threshold: float = 0.2, kernel_size: int = 3) -> Tensor:
+    """Deprecated name of :func:`loss_map_mask_reference` (removed in awing 0.4)."""
+    warn_renamed("awing_ext.reference.weight_mask_reference", "loss_map_mask_reference")
+    return loss_map_mask_reference(target, threshold, kernel_size)
 
 def adaptive_wing_loss_reference(pred: Tensor, target: Tensor, target_weight: Optional[Tensor] = None, *,
                                  omega: float = 14.0, theta: float = 0.5, epsilon: float = 1.0,

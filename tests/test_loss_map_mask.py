@@ -5,7 +5,7 @@ import scipy.ndimage
 import torch
 
 import awing_ext
-from awing_ext.reference import loss_map_mask_reference
+from awing_ext.reference import loss_map_mask_reference, weight_mask_reference
 from heatmaps import gaussian_heatmaps
 
 OP = torch.ops.awing_ext.loss_map_mask.default
@@ -127,6 +127,8 @@ def test_deprecated_names_warn_and_agree(device):
     with pytest.warns(DeprecationWarning, match="awing_ext.weight_map is deprecated.*loss_map_mask"):
         old = awing_ext.weight_map(target, 0.2, 3)
     assert torch.equal(old, awing_ext.loss_map_mask(target, 0.2, 3))
+    with pytest.warns(DeprecationWarning, match="weight_mask_reference is deprecated"):
+        assert torch.equal(weight_mask_reference(target, 0.2, 3), old)
     weights = 5 * old + 1
     new = awing_ext.adaptive_wing_loss(pred, target, weights=weights)
     with pytest.warns(DeprecationWarning, match=r"weight_map=\.\.\.\) is deprecated.*weights="):
