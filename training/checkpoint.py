@@ -12,10 +12,13 @@ with an error naming it. Checkpoints written before the digest existed (no ``"di
 still load, unchecked. load_model refuses weights that hold NaN or inf, so no command evaluates,
 exports or predicts with them.
 """
+import contextlib
 import hashlib
 import os
 import re
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator, Tuple, Union
 
@@ -57,21 +60,41 @@ def tensor_digest(state: dict) -> str:
     return h.hexdigest()
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """Holds a Ctrl-C (SIGINT) that arrives inside the block until the block ends, then raises
+    KeyboardInterrupt. A KeyboardInterrupt raised inside torch.save leaves torch's zip writer
+    half-written, and closing it then fails with "[enforce fail at inline_container.cc] unexpected
+    pos", which would turn Ctrl-C into an error instead of the interrupt it is (exit 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def save_checkpoint(state: dict, path: PathLike) -> None:
     """Writes `state` (plus its tensor digest) to `path` via a temporary file in the same folder,
     fsync and rename, so a crash or SIGKILL at any moment leaves either the old checkpoint or the
     new one, never half (a SIGKILL can leave the temporary file: training removes stale ones
-    when a run starts, training/run_folder.py)."""
+    when a run starts, training/run_folder.py). A Ctrl-C during the write lets it finish first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {**state, DIGEST_KEY: {"algorithm": "sha256", "tensors": tensor_digest(state)}}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with _ctrl_c_deferred():
+            with os.fdopen(fd, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
