@@ -87,7 +87,7 @@ filter=""
 if "$sanitizer" --help 2>/dev/null | grep -q -- "--kernel-name "; then filter="--kernel-name kns=awing "; fi
 # PyTorch's caching allocator hides out-of-bounds accesses inside its cached blocks from memcheck.
 
-# The ops whose kernels racecheck/synccheck can find something in (tests/test_gpu_check.py checks
+# The ops whose kernels racecheck/synccheck can find something in (tests/tools/test_gpu_check.py checks
 # csrc/cuda for them): the loss's cub::BlockReduce (shared memory and __syncthreads, reduce.cuh)
 # and decode's warp shuffles.
 race_ops=loss
@@ -106,7 +106,7 @@ step environment correctness - 30 - "$py_q scripts/gpu_environment.py $work_q/en
 step build correctness - 240 - "$py_q scripts/gpu_steps.py build $build_flag$work_q/build_info.json"
 step bench-loss benchmark - 90 - "$py_q -m benchmarks.bench_loss --devices cuda --batch-sizes 32 --repeat 30 --json $work_q/loss.json"
 step bench-targets benchmark - 45 - "$py_q -m benchmarks.bench_targets --devices cuda --batch-sizes 32 64 --repeat 30 --json $work_q/targets.json"
-step cuda-tests correctness - 150 - "$py_q -m pytest -p no:cacheprovider -q -rs -m '' -k cuda --ignore-glob='tests/test_gpu_check*' tests --junitxml=$work_q/cuda_tests.xml; rc=\$?; $py_q scripts/gpu_steps.py cuda-skips $work_q/cuda_tests.xml || rc=1; exit \$rc"
+step cuda-tests correctness - 150 - "$py_q -m pytest -p no:cacheprovider -q -rs -m '' -k cuda --ignore-glob='tests/tools/test_gpu_check*' tests --junitxml=$work_q/cuda_tests.xml; rc=\$?; $py_q scripts/gpu_steps.py cuda-skips $work_q/cuda_tests.xml || rc=1; exit \$rc"
 step sanitizer-probe probe - 45 - "$py_q scripts/gpu_steps.py probe compute-sanitizer $sanitizer_q $tmp_q"
 step memcheck correctness sanitizers 150 sanitizer "$san ${filter}--tool memcheck $driver --int64"
 step racecheck correctness sanitizers 150 sanitizer "$san ${filter}--tool racecheck $driver --ops $race_ops"
@@ -119,7 +119,7 @@ step ncu-profile benchmark - 75 ncu "$ncu_q --clock-control none --nvtx --nvtx-i
 # The repository files the steps run (the dry run checks that they exist).
 files=(setup.py scripts/gpu_environment.py scripts/gpu_steps.py scripts/gpu_probe.cu scripts/gpu_sanitize_driver.py
        scripts/gpu_profile_kernels.py scripts/gpu_report.py benchmarks/bench_loss.py benchmarks/bench_targets.py
-       benchmarks/bench_train_step.py training/train.py tests/test_adaptive_wing_loss_cuda.py tests/cuda_parity.py)
+       benchmarks/bench_train_step.py training/train.py tests/ops/adaptive_wing_loss/test_cuda.py tests/helpers/cuda_parity.py)
 reserve=10     # seconds kept at the end for the report and the bundle
 min_window=10  # a step is not started with less than this left
 UNAVAILABLE=69 # a step's "this tool does not work here" (scripts/gpu_steps.py)

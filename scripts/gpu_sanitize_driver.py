@@ -2,7 +2,7 @@
 every dtype, tiny and odd shapes, W % 4 != 0, empty tensors, channels-last and strided views,
 contiguous views whose storage offset misaligns vector loads, NaN/inf values, every reduction
 and kernel size 1/3/7, scalar and full grad_outputs. scripts/gpu_check.sh runs it under each
-compute-sanitizer tool; it also runs on the CPU (tests/test_gpu_check.py keeps it working).
+compute-sanitizer tool; it also runs on the CPU (tests/tools/test_gpu_check.py keeps it working).
 --ops picks some of the ops: racecheck and synccheck only find something in the kernels with
 shared memory or barriers, so gpu_check.sh runs them over those alone.
 

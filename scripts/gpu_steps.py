@@ -26,7 +26,7 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 UNAVAILABLE = 69
-# Skip reasons that mean "this machine cannot run the CUDA tests" (tests/device_support.py's among them),
+# Skip reasons that mean "this machine cannot run the CUDA tests" (tests/helpers/device_support.py's among them),
 # as opposed to legitimate ones such as "needs two CUDA devices".
 LACKING_CUDA = re.compile(r"no CUDA device|without CUDA|CUDA (is )?not available|no GPU|sees no CUDA", re.I)
 # What compute-sanitizer and ncu print when the machine refuses them (seen: "Device not supported"
@@ -216,7 +216,7 @@ FAKE_ERRORS = {
     "build": ['csrc/cuda/adaptive_wing_loss.cu(42): error: identifier "rehearsal" is undefined',
               '1 error detected in the compilation of "csrc/cuda/adaptive_wing_loss.cu".',
               "error: command '/usr/local/cuda/bin/nvcc' failed with exit code 2"],
-    "cuda-tests": ["FAILED tests/test_adaptive_wing_loss_cuda.py::test_reduction_is_deterministic - AssertionError",
+    "cuda-tests": ["FAILED tests/ops/adaptive_wing_loss/test_cuda.py::test_reduction_is_deterministic - AssertionError",
                    "1 failed, 400 passed in 61.0s"],
     "memcheck": ["========= Invalid __global__ read of size 4 bytes", "=========     at awing::cuda::loss_map_mask_kernel",
                  "========= ERROR SUMMARY: 1 error"],

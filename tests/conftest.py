@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from device_support import CUDA_SKIP_REASON
+from helpers.device_support import CUDA_SKIP_REASON
 
 DEVICES = [
     pytest.param("cpu", id="cpu"),

@@ -1,8 +1,7 @@
-"""Fixtures of the reliability battery (helpers: reliability_helpers.py)."""
+"""Fixtures of the reliability battery (its helpers: tests/helpers/cli_runs.py)."""
 import pytest
 import torch
 
-import reliability_helpers  # noqa: F401  (puts tests/ on sys.path for dataset_fixtures, released_fan)
 from training.checkpoint import save_checkpoint
 from training.models import build_model
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reliability_helpers import TINY, assert_one_line_error, run_cli
-from dataset_fixtures import write_cofw_mat, write_folder, write_image, write_wflw_tree
+from helpers.cli_runs import TINY, assert_one_line_error, run_cli
+from helpers.datasets import write_cofw_mat, write_folder, write_image, write_wflw_tree
 from training import evaluate, train
 from training.data import base
 from training.data.cofw import COFW

@@ -1,7 +1,7 @@
 """The last sharp edges of the messages: one line, exit 2, checked before anything is created."""
 import torch
 
-from reliability_helpers import TINY, assert_one_line_error, run_cli
+from helpers.cli_runs import TINY, assert_one_line_error, run_cli
 from training import detect, evaluate, train
 from training.cli import one_line
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from reliability_helpers import assert_one_line_error, run_cli
-from released_fan import ReleasedFAN, randomise
+from helpers.cli_runs import assert_one_line_error, run_cli
+from helpers.released_fan import ReleasedFAN, randomise
 from training import convert, detect, export
 
 BOX = ["--box", "10,10,40,40"]

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from reliability_helpers import TINY, assert_one_line_error, run_cli, start_command
+from helpers.cli_runs import TINY, assert_one_line_error, run_cli, start_command
 from training import train
 from training.checkpoint import load_checkpoint
 from training.run_folder import LOCK_NAME, RunFolderError, RunLock, trim_metrics_log

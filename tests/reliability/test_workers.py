@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import ROOT, TINY, run_cli, subprocess_env
+from helpers.cli_runs import ROOT, TINY, run_cli, subprocess_env
 from training import evaluate, train
 from training.cli import max_workers
 
