@@ -1,1 +1,63 @@
-"""awing training package: data, models, training, evaluation metrics and result plots."""
+"""awing training package.
+
+The top level holds the commands only, each a thin argparse front end run as
+``python -m training.<command>``: train, evaluate, detect, export, convert. The internals live in
+subpackages named by stage:
+
+* ``training.data``: datasets, crops and augmentation, the heatmap codec;
+* ``training.models``: the FAN (hourglasses, CoordConv);
+* ``training.engine``: the training loop, options and config files, checkpoints, run folders,
+  distributed training, the command-line runner (cli);
+* ``training.eval``: metrics, the evaluation protocols, NME normalisers, result plots;
+* ``training.infer``: the Predictor, face detection, tracking and smoothing, overlays.
+
+Old module paths (``training.metrics``, ``training.checkpoint``, ``training.predict``, ...) keep
+working for one release: importing one gives the new module itself (the same object) with a
+DeprecationWarning. They are removed in awing 0.4.
+"""
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+# old module (training.<name>) -> its new place; removed in awing 0.4
+MOVED = {
+    "metrics": "training.eval.metrics",
+    "evaluation": "training.eval.protocol",
+    "released_protocol": "training.eval.released_protocol",
+    "visualize": "training.eval.plots",
+}
+
+
+def _warn(old: str, new: str) -> None:
+    warnings.warn(f"{old} is now {new}; the old path is removed in awing 0.4", DeprecationWarning, stacklevel=3)
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports an old dotted name as its new module: the very same module object, registered in
+    sys.modules under the old name too, with a DeprecationWarning."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith(__name__ + ".") and fullname[len(__name__) + 1:] in MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        new = MOVED[spec.name[len(__name__) + 1:]]
+        _warn(spec.name, new)
+        return importlib.import_module(new)
+
+    def exec_module(self, module):
+        pass   # the new module is already executed
+
+
+if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _MovedModuleFinder())
+
+
+def __getattr__(name):
+    """``from training import metrics`` (an old module name) -> the moved module, with the warning."""
+    if name in MOVED:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

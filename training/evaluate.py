@@ -7,7 +7,7 @@
 The dataset, model and crop settings come from the checkpoint's recorded config; options given
 here override them. Prints a results table (the model beside the mean shape of the training
 split) and writes results_<split>.json, ced_<split>.png and predictions_<split>.png to --out
-(default: the checkpoint's folder). The work is training.evaluation.evaluate_split, which the end
+(default: the checkpoint's folder). The work is training.eval.protocol.evaluate_split, which the end
 of a training run calls too.
 
 ``--skip-bad`` evaluates what can be read of a dataset (your own photos with one odd .pts file):
@@ -24,10 +24,10 @@ from .cli import float_above, int_at_least, run, strict_json, worker_count
 from .checkpoint import load_checkpoint, load_model
 from .codec import HeatmapCodec
 from .data.registry import DATASETS, build_base, build_dataset
-from .evaluation import evaluate_split, format_report, train_crop_landmarks
-from .metrics import format_table
+from .eval.metrics import format_table
+from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
+from .eval.released_protocol import evaluate_released
 from .predict import flip_permutation_of
-from .released_protocol import evaluate_released
 from .runtime import keep_freed_memory, resolve_device
 
 
@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "the flip test of mmpose/HRNet evaluations, 2x the compute")
     p.add_argument("--protocol", default="awing", choices=("awing", "released"),
                    help="awing: this package's crop, DARK decoding and normaliser; released: the authors' "
-                        "released WFLW test protocol (training/released_protocol.py) for comparing with their numbers")
+                        "released WFLW test protocol (training/eval/released_protocol.py) for comparing with their numbers")
     return p.parse_args(argv)
 
 

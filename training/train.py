@@ -33,7 +33,7 @@ from .cli import run
 from .checkpoint import load_checkpoint
 from .config import load_config  # noqa: F401  (re-exported: tests read config.json through train)
 from .distributed import shutdown
-from .evaluation import format_report
+from .eval.protocol import format_report
 from .engine.options import (PER_INVOCATION, RESUMABLE, augment_config, build_parser, given_options,  # noqa: F401
                              lr_milestones, parse_args, resume_options)
 from .engine.trainer import (InitCheckpointError, NonFiniteLoss, Progress, Trainer, final_test,  # noqa: F401

@@ -1,7 +1,7 @@
 """The evaluation protocol of the authors' released code (protossw512/AdaptiveWingLoss), for
 checking that a converted released model gives the published WFLW numbers here.
 
-How it differs from this package's own protocol (training.evaluation):
+How it differs from this package's own protocol (training.eval.protocol):
 
 ====================  =================================================  ================================
 step                  released                                           awing (default)
@@ -37,8 +37,8 @@ import torch
 from torch import Tensor
 
 from . import metrics
-from .codec import HeatmapCodec
-from .models.inputs import model_input
+from ..codec import HeatmapCodec
+from ..models.inputs import model_input
 
 __all__ = ["square_crop", "released_crop", "released_decode", "released_nme", "FIRST_SIZE", "INPUT_SIZE"]
 
@@ -131,7 +131,7 @@ def evaluate_released(model: torch.nn.Module, base, device: torch.device, batch_
     """The released protocol on a raw WFLW split `base` (build_base's: samples with "image",
     "landmarks" and the annotation box "det_box"): per-image NMEs with the released decoding and,
     on the same crops, with DARK decoding (what the decoder alone changes); FR@threshold and
-    AUC@threshold (the released code reports no AUC: computed here with training.metrics)."""
+    AUC@threshold (the released code reports no AUC: computed here with training.eval.metrics)."""
     cfg = model.config
     if cfg.input_size != INPUT_SIZE:
         raise ValueError(f"the released protocol feeds {INPUT_SIZE} x {INPUT_SIZE} crops; this model takes "

@@ -24,7 +24,7 @@ Conventions (docs/design.md, "Conventions"):
                   29 points: the annotated pupils 16 and 17 (same as "inter_ocular").
   ==============  ======================================================================
 
-  The pairs come from the landmark schemes (awing_ext/schemes.py). ``normaliser`` may also be a
+  The pairs come from training/eval/normalisers.py. ``normaliser`` may also be a
   pair ``(a, b)`` where each of a, b is a point index or a sequence of indices (their centroid is
   used): the normaliser is then the distance between the two, for any K that has those indices.
 * **FR@X** = share of images with NME > X (strictly greater).
@@ -41,7 +41,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from awing_ext.schemes import SCHEMES
+from .normalisers import NORMALISER_OF
 
 __all__ = [
     "NORMALISERS",
@@ -57,12 +57,12 @@ __all__ = [
 ]
 
 # name -> {number of points K -> (left indices, right indices)}; the normaliser is the distance
-# between the centroids of the two index groups. The landmark schemes (awing_ext/schemes.py) are
+# between the centroids of the two index groups. training/eval/normalisers.py is
 # the single source of the pairs.
 NORMALISERS: Dict[str, Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]]] = {
     # COFW's is the pupils, i.e. inter-pupil (the COFW paper's convention)
-    "inter_ocular": {s.num_points: ((s.normalizer[0],), (s.normalizer[1],)) for s in SCHEMES.values()},
-    "inter_pupil": {s.num_points: s.pupils for s in SCHEMES.values()},
+    "inter_ocular": {int(k): ((n.pair[0],), (n.pair[1],)) for k, n in NORMALISER_OF.items()},
+    "inter_pupil": {int(k): n.pupils for k, n in NORMALISER_OF.items()},
 }
 
 NormaliserSpec = Union[str, Tuple]

@@ -11,14 +11,13 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from awing_ext.schemes import get_scheme
-
-from . import metrics, visualize
-from .cli import strict_json
-from .codec import HeatmapCodec
-from .data.registry import build_dataset, subsets_of
-from .predict import crop_landmarks
-from .runtime import worker_init
+from ..cli import strict_json
+from ..codec import HeatmapCodec
+from ..data.registry import build_dataset, subsets_of
+from ..predict import crop_landmarks
+from ..runtime import worker_init
+from . import metrics, plots
+from .normalisers import normaliser_of
 
 
 @torch.no_grad()
@@ -53,7 +52,7 @@ def evaluation_report(result: dict, subsets: dict, mean_shape: np.ndarray, thres
               "mean shape": metrics.nme(np.broadcast_to(mean_shape, gt.shape), gt)}
     num_points = gt.shape[1]
     report = {"samples": len(gt), "threshold": threshold,
-              "normaliser": get_scheme(num_points).normalizer_label,
+              "normaliser": normaliser_of(num_points).label,
               "results": {name: metrics.summarize(v, threshold) for name, v in curves.items()},
               "subsets": (metrics.per_subset(curves["model"], subsets, threshold, total=None)
                           if len(subsets) > 1 else {})}
@@ -109,8 +108,8 @@ def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baselin
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"results{suffix}.json").write_text(strict_json(report, indent=2))
-    visualize.plot_ced(curves, out / f"ced{suffix}.png", threshold=threshold, title=title)
+    plots.plot_ced(curves, out / f"ced{suffix}.png", threshold=threshold, title=title)
     shown = len(result["images"])
-    visualize.prediction_grid(result["images"], result["pred"][:shown], result["gt"][:shown],
+    plots.prediction_grid(result["images"], result["pred"][:shown], result["gt"][:shown],
                               out / f"predictions{suffix}.png")
     return report

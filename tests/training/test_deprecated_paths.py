@@ -1,0 +1,59 @@
+"""The module paths training had before its subpackages (training.metrics, training.checkpoint,
+training.predict, ...) give the new modules themselves, with a DeprecationWarning, until awing 0.4."""
+import importlib
+import sys
+import warnings
+
+import pytest
+
+import training
+
+OLD_NAMES = sorted(training.MOVED)
+
+
+def _forget(old: str) -> None:
+    sys.modules.pop(f"training.{old}", None)
+    training.__dict__.pop(old, None)
+
+
+@pytest.mark.parametrize("old", OLD_NAMES)
+def test_import_of_an_old_path_is_the_new_module_and_warns(old):
+    new = importlib.import_module(training.MOVED[old])
+    _forget(old)
+    with pytest.warns(DeprecationWarning, match=rf"training\.{old} is now {training.MOVED[old]}; "
+                                                r"the old path is removed in awing 0\.4"):
+        module = importlib.import_module(f"training.{old}")
+    assert module is new
+    assert sys.modules[f"training.{old}"] is new
+
+
+@pytest.mark.parametrize("old", OLD_NAMES)
+def test_from_training_import_an_old_name_warns(old):
+    new = importlib.import_module(training.MOVED[old])
+    _forget(old)
+    with pytest.warns(DeprecationWarning, match=rf"training\.{old} is now"):
+        exec(f"from training import {old} as module", namespace := {})
+    assert namespace["module"] is new
+
+
+def test_from_old_path_import_a_name():
+    _forget("metrics")
+    with pytest.warns(DeprecationWarning):
+        from training.metrics import nme
+    from training.eval.metrics import nme as new_nme
+    assert nme is new_nme
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "detect", "export", "convert"])
+def test_the_commands_are_real_modules_and_do_not_warn(command):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        exec(f"from training import {command} as module", namespace := {})
+    assert namespace["module"].__name__ == f"training.{command}"
+    assert hasattr(namespace["module"], "main")
+    assert command not in training.MOVED
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError):
+        training.no_such_module  # noqa: B018
