@@ -19,7 +19,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from training.runtime import keep_freed_memory
+from training.engine.runtime import keep_freed_memory
 
 # Every implementation benchmarked reuses freed memory instead of faulting fresh pages in on
 # each call (see training/runtime.py): otherwise slow page faults on some VMs, not the

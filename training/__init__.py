@@ -27,6 +27,14 @@ MOVED = {
     "evaluation": "training.eval.protocol",
     "released_protocol": "training.eval.released_protocol",
     "visualize": "training.eval.plots",
+    "checkpoint": "training.engine.checkpoint",
+    "config": "training.engine.config",
+    "distributed": "training.engine.distributed",
+    "runtime": "training.engine.runtime",
+    "run_folder": "training.engine.run_folder",
+    "run_log": "training.engine.run_log",
+    "cli": "training.engine.cli",
+    "codec": "training.data.codec",
 }
 
 

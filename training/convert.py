@@ -29,8 +29,8 @@ import torch
 
 import awing_ext
 
-from .cli import run
-from .checkpoint import describe_load_error, save_checkpoint
+from .engine.cli import UsageError, run
+from .engine.checkpoint import describe_load_error, save_checkpoint
 from .models import FANConfig, build_model
 
 __all__ = ["ReleasedCheckpointError", "released_state_dict", "released_keys", "convert_state_dict", "convert", "main"]
@@ -194,8 +194,7 @@ def main(argv=None) -> int:
     try:
         ckpt = convert(args.src, args.dst, args.end_relu)
     except (FileNotFoundError, ReleasedCheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from exc
     src = ckpt["source"]
     print(f"converted {args.src}: {src['num_stacks']} stacks, {src['num_landmarks']} landmarks "
           f"({ckpt['config']['dataset']}), input pixel/255 -> {args.dst}")

@@ -47,11 +47,11 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .cli import float_above, float_at_least, int_at_least, run, strict_json
+from .engine.cli import float_above, float_at_least, int_at_least, run, strict_json
 from .data.io import DataError, IMAGE_EXTENSIONS
 from .face_detector import HAAR_SHIFT, HAAR_SIDE, DetectorUnavailable, Face, build_detector, haar_box_to_crop
 from .predict import CROP_SCALE, Predictor, as_rgb_image, box_to_crop
-from .runtime import keep_freed_memory, resolve_device
+from .engine.runtime import keep_freed_memory, resolve_device
 from .smoothing import OneEuroFilter
 
 __all__ = ["VIDEO_EXTENSIONS", "parse_box", "find_checkpoint", "draw_overlay", "face_records", "main",

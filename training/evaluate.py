@@ -20,15 +20,15 @@ from pathlib import Path
 
 from awing_ext.schemes import get_scheme
 
-from .cli import float_above, int_at_least, run, strict_json, worker_count
-from .checkpoint import load_checkpoint, load_model
-from .codec import HeatmapCodec
+from .engine.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
+from .engine.checkpoint import load_checkpoint, load_model
+from .data.codec import HeatmapCodec
 from .data.registry import DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
 from .eval.released_protocol import evaluate_released
 from .predict import flip_permutation_of
-from .runtime import keep_freed_memory, resolve_device
+from .engine.runtime import keep_freed_memory, resolve_device
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,7 +80,7 @@ def main(argv=None) -> dict:
                                     limit=args.samples or (cfg.get("limit") if same else None), **common)
     points = get_scheme(scheme).num_points
     if points != model.config.num_landmarks:
-        raise SystemExit(f"error: the model predicts {model.config.num_landmarks} landmarks but {name} has "
+        raise UsageError(f"the model predicts {model.config.num_landmarks} landmarks but {name} has "
                          f"{points} per face: evaluate on data with the model's landmark scheme")
     baseline = train_crop_landmarks(name, input_size, seed=cfg["seed"], data_root=common["data_root"],
                                     samples=cfg.get("train_samples") if same else None, limit=None,
@@ -107,7 +107,7 @@ def _released(args, name: str, cfg: dict, model, device) -> dict:
     if args.flip_test:
         raise ValueError("--flip-test is not part of the released protocol: drop one of them")
     if name != "wflw":
-        raise SystemExit(f"error: --protocol released is defined for WFLW only (the released code's test crops "
+        raise UsageError(f"--protocol released is defined for WFLW only (the released code's test crops "
                          f"need its annotation boxes); the data here is {name!r}")
     base = build_base("wflw", args.split, args.data_root or cfg.get("data_root"))
     if args.samples:

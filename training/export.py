@@ -43,8 +43,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .cli import float_above, int_at_least, run
-from .checkpoint import load_checkpoint, load_model
+from .engine.cli import UsageError, float_above, int_at_least, run
+from .engine.checkpoint import load_checkpoint, load_model
 
 __all__ = ["HeatmapModel", "export_torchscript", "export_onnx", "verify", "sidecar", "main", "ExportMismatch"]
 
@@ -231,23 +231,17 @@ def main(argv=None) -> int:
     meta_path = out.with_name(out.name + ".json")
     for written in (out, meta_path):   # the export must not replace its own input
         if _same_file(written, Path(args.checkpoint)):
-            print(f"error: --out {out} would overwrite the checkpoint {args.checkpoint} being exported"
-                  f"{' (its sidecar ' + str(meta_path) + ')' if written is meta_path else ''}: give another --out",
-                  file=sys.stderr)
-            return 2
+            raise UsageError(f"--out {out} would overwrite the checkpoint {args.checkpoint} being exported"
+                             f"{' (its sidecar ' + str(meta_path) + ')' if written is meta_path else ''}: give another --out")
     try:
         model = HeatmapModel(load_model(load_checkpoint(args.checkpoint), torch.device("cpu"),
                                         str(args.checkpoint))).eval()
     except (FileNotFoundError, RuntimeError, ValueError) as exc:   # these name the file
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from exc
     except (KeyError, TypeError) as exc:
-        print(f"error: cannot load {args.checkpoint}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot load {args.checkpoint}: {type(exc).__name__}: {exc}") from exc
     if out.is_dir():
-        print(f"error: --out {out} is a folder: give the file to write (e.g. {out / ('model' + suffix)})",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"--out {out} is a folder: give the file to write (e.g. {out / ('model' + suffix)})")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if args.format == "torchscript":
@@ -257,11 +251,9 @@ def main(argv=None) -> int:
             info = {"exporter": "dynamo" if args.dynamo else "torchscript-based"}
         result = verify(model, out, args.format, args.verify_batch, args.tolerance, args.mobile)
     except ExportMismatch as exc:
-        print(f"error: {exc} ({out} kept for inspection)", file=sys.stderr)
-        return 1
+        raise UsageError(f"{exc} ({out} kept for inspection)", exit_code=1) from exc
     except RuntimeError as exc:
-        print(f"error: export failed: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(f"export failed: {exc}", exit_code=1) from exc
     meta = {**sidecar(model, args.format, args.checkpoint, result, args.mobile,
                       args.opset if args.format == "onnx" else None), **info}
     meta_path.write_text(json.dumps(meta, indent=2))

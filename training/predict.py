@@ -33,11 +33,11 @@ from torch import Tensor
 
 from awing_ext.schemes import get_scheme
 
-from .codec import HeatmapCodec
+from .data.codec import HeatmapCodec
 from .data.io import load_image_rgb, to_rgb_uint8
 from .data.transforms import apply_affine, crop_matrix
 from .models.inputs import model_input
-from .runtime import resolve_device
+from .engine.runtime import resolve_device
 
 __all__ = ["CROP_SCALE", "Crop", "Predictions", "Predictor", "box_to_crop", "image_as_crop", "as_rgb_image",
            "flip_permutation_of", "crop_landmarks"]
@@ -136,7 +136,7 @@ class Predictor:
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        from .checkpoint import check_finite_weights
+        from .engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
         if device is None:   # where the model's weights are (CPU for a model without any)
@@ -151,8 +151,8 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path, device: Union[str, torch.device] = "auto", **kwargs) -> "Predictor":
         """Loads a checkpoint written by training.train (or training.convert) once (its digest
-        verified; weights with NaN or inf refused: training.checkpoint)."""
-        from .checkpoint import load_checkpoint, load_model
+        verified; weights with NaN or inf refused: training.engine.checkpoint)."""
+        from .engine.checkpoint import load_checkpoint, load_model
         device = resolve_device(device) if isinstance(device, str) else device
         model = load_model(load_checkpoint(path, map_location=device), device, str(path))
         return cls(model, device, **kwargs)

@@ -16,7 +16,7 @@ Reproducibility: the model is initialised from --seed, the epoch's sample order 
 (seed, epoch) and every augmentation from (seed, epoch, index), so `--resume` after a kill at any
 moment (even SIGKILL) replays exactly what the uninterrupted run would have done.
 
-One run per folder (training/run_folder.py): a run holds <out>/.lock while it runs; a folder that
+One run per folder (training/engine/run_folder.py): a run holds <out>/.lock while it runs; a folder that
 already holds a run is refused unless --resume continues it or --overwrite starts it afresh. A
 resumed run takes its options from the checkpoint: only RESUMABLE ones may be given with other
 values (the others must match, an error names them), so config.json and the checkpoints record
@@ -29,17 +29,17 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .cli import run
-from .checkpoint import load_checkpoint
-from .config import load_config  # noqa: F401  (re-exported: tests read config.json through train)
-from .distributed import shutdown
+from .engine.cli import UsageError, run
+from .engine.checkpoint import load_checkpoint
+from .engine.config import load_config  # noqa: F401  (re-exported: tests read config.json through train)
+from .engine.distributed import shutdown
 from .eval.protocol import format_report
 from .engine.options import (PER_INVOCATION, RESUMABLE, augment_config, build_parser, given_options,  # noqa: F401
-                             lr_milestones, parse_args, resume_options)
+                             lr_milestones, parse_args, parse_options, resume_options)
 from .engine.trainer import (InitCheckpointError, NonFiniteLoss, Progress, Trainer, final_test,  # noqa: F401
                              initial_weights)
-from .run_folder import RunFolderError, RunLock, holds_a_run, remove_run_outputs, remove_stale_temp_files
-from .runtime import keep_freed_memory, resolve_device
+from .engine.run_folder import RunFolderError, RunLock, holds_a_run, remove_run_outputs, remove_stale_temp_files
+from .engine.runtime import keep_freed_memory, resolve_device
 
 
 def resume_path(args: argparse.Namespace, out: Path) -> Optional[Path]:
@@ -85,11 +85,10 @@ def open_run_folder(args: argparse.Namespace, given: set, main_process: bool, lo
 
 def main(argv=None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
+    args, given = parse_options(argv)
     resolve_device(args.device)   # an unusable --device is an error before anything is created
     if args.overwrite and args.resume:
         raise ValueError("--overwrite starts the run afresh, --resume continues it: give one of them")
-    given = given_options(argv)
     keep_freed_memory()
     args.out = str(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     main_process = int(os.environ.get("RANK", "0")) == 0   # under torchrun only rank 0 takes the lock
@@ -100,7 +99,7 @@ def main(argv=None) -> dict:
         try:
             trainer = Trainer(args, state, str(path))
         except InitCheckpointError as exc:
-            raise SystemExit(f"error: {exc}")
+            raise UsageError(str(exc)) from exc
         del state
         if main_process and path is not None:
             print(f"resumed from {path} at epoch {trainer.progress.epoch}, step {trainer.progress.step}",
@@ -123,7 +122,7 @@ def _train(args: argparse.Namespace, trainer: "Trainer") -> dict:
         try:
             trainer.fit()
         except NonFiniteLoss as exc:
-            raise SystemExit(f"error: {exc}")
+            raise UsageError(str(exc)) from exc
         if trainer.progress.epoch < args.epochs:  # --max-steps
             if main_process:
                 print(f"stopped at step {trainer.progress.step} (--max-steps); resume with "

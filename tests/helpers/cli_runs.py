@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.cli import run
+from training.engine.cli import run
 
 from . import REPO as ROOT
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from training.checkpoint import save_checkpoint
+from training.engine.checkpoint import save_checkpoint
 from training.models import build_model
 
 

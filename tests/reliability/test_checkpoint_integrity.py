@@ -14,7 +14,7 @@ import torch
 
 from helpers.cli_runs import assert_one_line_error, run_cli
 from training import detect, evaluate, export, predict
-from training.checkpoint import DIGEST_KEY, load_checkpoint, save_checkpoint, tensor_digest
+from training.engine.checkpoint import DIGEST_KEY, load_checkpoint, save_checkpoint, tensor_digest
 from training.models import build_model
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from helpers.cli_runs import TINY, assert_one_line_error, run_cli, start_command
 from training import train
-from training.checkpoint import load_checkpoint
-from training.run_folder import LOCK_NAME, RunFolderError, RunLock, trim_metrics_log
+from training.engine.checkpoint import load_checkpoint
+from training.engine.run_folder import LOCK_NAME, RunFolderError, RunLock, trim_metrics_log
 
 
 def _wait_for(predicate, timeout, what, proc=None):

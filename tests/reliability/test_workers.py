@@ -13,7 +13,7 @@ import pytest
 
 from helpers.cli_runs import ROOT, TINY, run_cli, subprocess_env
 from training import evaluate, train
-from training.cli import max_workers
+from training.engine.cli import max_workers
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
@@ -56,7 +56,7 @@ def test_workers_die_with_their_parent(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         import torch
-        from training.runtime import worker_init
+        from training.engine.runtime import worker_init
 
         class Slow(torch.utils.data.Dataset):
             def __len__(self):

@@ -8,7 +8,8 @@ import torch
 
 from helpers.released_fan import ReleasedFAN, randomise
 from training import convert, export
-from training.checkpoint import load_checkpoint, load_model
+from training.engine.cli import run
+from training.engine.checkpoint import load_checkpoint, load_model
 
 TOL = 1e-5
 
@@ -157,21 +158,21 @@ def test_convert_then_export_reproduces_the_released_heatmaps(tmp_path):
 
 # ------------------------------------------------------------------------------- bad inputs
 def test_missing_file(tmp_path, capsys):
-    assert convert.main([str(tmp_path / "none.pth"), str(tmp_path / "out.pt")]) == 2
+    assert run(convert.main, [str(tmp_path / "none.pth"), str(tmp_path / "out.pt")]) == 2
     assert "released checkpoint not found" in capsys.readouterr().err
 
 
 def test_not_a_checkpoint(tmp_path, capsys):
     bad = tmp_path / "junk.pth"
     bad.write_bytes(b"not a zip file at all")
-    assert convert.main([str(bad), str(tmp_path / "out.pt")]) == 2
+    assert run(convert.main, [str(bad), str(tmp_path / "out.pt")]) == 2
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
 
 
 def test_other_models_state_dict(tmp_path, capsys):
     src = tmp_path / "resnet.pth"
     torch.save({"fc.weight": torch.zeros(2, 2), "fc.bias": torch.zeros(2)}, src)
-    assert convert.main([str(src), str(tmp_path / "out.pt")]) == 2
+    assert run(convert.main, [str(src), str(tmp_path / "out.pt")]) == 2
     err = capsys.readouterr().err
     assert "not a released AWing FAN checkpoint" in err and "conv1.conv.weight" in err
 

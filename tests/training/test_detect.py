@@ -15,10 +15,10 @@ import torch
 
 import awing_ext
 from training import detect, face_detector, predict
-from training.cli import run
-from training.checkpoint import save_checkpoint
+from training.engine.cli import run
+from training.engine.checkpoint import save_checkpoint
 from training.data.synthetic import render_synthetic_face
-from training.codec import HeatmapCodec
+from training.data.codec import HeatmapCodec
 from training.models import build_model
 
 from helpers import REPO

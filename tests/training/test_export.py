@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from training import export
-from training.checkpoint import load_checkpoint, load_model, save_checkpoint
+from training.engine.cli import run
+from training.engine.checkpoint import load_checkpoint, load_model, save_checkpoint
 from training.models import build_model
 
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
@@ -116,7 +117,7 @@ def test_mismatch_is_an_error(checkpoint, monkeypatch, tmp_path):
 
 
 def test_bad_arguments(tmp_path, checkpoint, capsys):
-    assert export.main(["--checkpoint", str(tmp_path / "none.pt"), "--format", "torchscript"]) == 2
+    assert run(export.main, ["--checkpoint", str(tmp_path / "none.pt"), "--format", "torchscript"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     for argv in (["--format", "tflite"], ["--format", "onnx", "--mobile"], ["--format", "onnx", "--opset", "11"]):
         with pytest.raises(SystemExit) as exc:

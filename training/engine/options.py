@@ -4,8 +4,8 @@ import argparse
 import os
 import sys
 
-from ..cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
-from ..config import RUN_ONLY, RaisingParser, config_path_in, config_to_argv, load_config
+from .cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
+from .config import RUN_ONLY, OptionTable, RaisingParser, config_path_in, config_to_argv, load_config
 from ..data.registry import DATASETS
 from ..data.transforms import AugmentConfig
 from ..models import PRESETS
@@ -19,17 +19,38 @@ RESUMABLE = ("epochs", "max_steps", "workers", "log_every", "checkpoint_every", 
 PER_INVOCATION = ("max_steps",)   # not inherited from the checkpoint when not given again
 
 
-def build_parser(parser_class=argparse.ArgumentParser, **kwargs) -> argparse.ArgumentParser:
-    """train's options (parser_class: config.RaisingParser checks a --config file's values)."""
-    p = parser_class(prog="python -m training.train", description=DESCRIPTION,
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+class _Recorder:
+    """A parser or argument group whose add_argument records the option in an OptionTable; with
+    `given_only`, options get no default (a parse holds only what was given)."""
+
+    def __init__(self, target, table: OptionTable, given_only: bool):
+        self.target, self.table, self.given_only = target, table, given_only
+
+    def add_argument(self, *flags, **kwargs):
+        action = self.table.add(self.target, *flags, **kwargs)
+        if self.given_only:
+            action.default = argparse.SUPPRESS
+        return action
+
+    def add_argument_group(self, *args, **kwargs) -> "_Recorder":
+        return _Recorder(self.target.add_argument_group(*args, **kwargs), self.table, self.given_only)
+
+
+def build_parser(parser_class=argparse.ArgumentParser, given_only: bool = False, **kwargs) -> argparse.ArgumentParser:
+    """train's options (parser_class: config.RaisingParser checks a --config file's values). The
+    parser's ``options`` (an OptionTable) records each option as it is added; with `given_only`
+    a parse returns only the options given."""
+    parser = parser_class(prog="python -m training.train", description=DESCRIPTION,
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+    parser.options = OptionTable()
+    p = _Recorder(parser, parser.options, given_only)
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a recipe (configs/*.toml) or a run's config.json to repeat it; options given on "
-                        "the command line override its values (training/config.py)")
+                        "the command line override its values (training/engine/config.py)")
     add_data_options(p)
     add_model_options(p)
     add_run_options(p)
-    return p
+    return parser
 
 
 def add_data_options(p) -> None:
@@ -120,29 +141,33 @@ def add_run_options(p) -> None:
                    help="tqdm bars (the default): undoes a config file's no-progress")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    """The options: a --config file's values first, then the command line's (which win)."""
+def parse_options(argv=None) -> tuple:
+    """(options, given): the options, a --config file's values first, then the command line's
+    (which win), and the dests the command line or its config file set (what a resumed run keeps
+    from the user rather than from the checkpoint). The file is read once and the arguments are
+    parsed once."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from_file: list = []
     path = config_path_in(argv)
     if path:
         checker = build_parser(RaisingParser, source=path)
-        from_file = config_to_argv(load_config(path), checker, path)
+        from_file = config_to_argv(load_config(path), checker.options, path)
         checker.parse_args(from_file)  # a bad value is an error naming the file
-    args = build_parser().parse_args(from_file + argv)
-    return args
+    parser = build_parser(given_only=True)
+    parser.format_help = build_parser().format_help   # --help shows the defaults
+    given = vars(parser.parse_args(from_file + argv))
+    args = argparse.Namespace(**{**parser.options.defaults(), **given})
+    return args, set(given)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options (parse_options' first half)."""
+    return parse_options(argv)[0]
 
 
 def given_options(argv=None) -> set:
-    """The options the command line (or its --config file) sets, as dests: what a resumed run
-    keeps from the user rather than from the checkpoint."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    path = config_path_in(argv)
-    from_file = config_to_argv(load_config(path), build_parser(RaisingParser, source=path), path) if path else []
-    parser = build_parser()
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_args(from_file + argv)))
+    """The options the command line or its --config file sets, as dests (parse_options' second half)."""
+    return parse_options(argv)[1]
 
 
 def _shown(value) -> str:

@@ -22,17 +22,17 @@ from tqdm import tqdm
 import awing_ext
 from awing_ext.schemes import get_scheme
 
-from ..checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
-from ..codec import HeatmapCodec
+from .checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
+from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset
-from ..distributed import all_reduce_sum, init_distributed
+from .distributed import all_reduce_sum, init_distributed
 from ..eval import metrics
 from ..eval.protocol import evaluate_split, run_evaluation, train_crop_landmarks
 from ..models import PRESETS, FANConfig, build_model
 from ..models.inputs import model_input
-from ..run_folder import trim_metrics_log
-from ..run_log import RunLog
-from ..runtime import worker_init
+from .run_folder import trim_metrics_log
+from .run_log import RunLog
+from .runtime import worker_init
 from .options import augment_config, lr_milestones
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -11,11 +11,11 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from ..cli import strict_json
-from ..codec import HeatmapCodec
+from ..engine.cli import strict_json
+from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset, subsets_of
 from ..predict import crop_landmarks
-from ..runtime import worker_init
+from ..engine.runtime import worker_init
 from . import metrics, plots
 from .normalisers import normaliser_of
 

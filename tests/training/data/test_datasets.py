@@ -313,7 +313,7 @@ def test_faces68_through_folder_loader_and_crop():
 
 
 def test_subsets_feed_metrics_per_subset(tree300w):
-    from training.metrics import per_subset
+    from training.eval.metrics import per_subset
     root, _ = tree300w
     ds, _ = build_dataset("300w", "test", input_size=32, data_root=str(root))
     nmes = np.array([0.01, 0.02, 0.03, 0.04, 0.10, 0.20])

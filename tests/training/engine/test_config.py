@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 
 from training import train
-from training.config import ConfigError, load_config
+from training.engine.config import ConfigError, load_config
 from training.data.transforms import AugmentConfig
 
 from helpers import REPO as ROOT

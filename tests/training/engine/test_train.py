@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from training.engine.cli import UsageError
 from training import evaluate, train
-from training.checkpoint import load_checkpoint
+from training.engine.checkpoint import load_checkpoint
 
 TINY = ["--preset", "tiny", "--workers", "0", "--no-progress", "--batch-size", "8", "--val-samples", "16",
         "--test-samples", "16", "--log-every", "1"]
@@ -41,7 +42,7 @@ def test_tiny_run_overfits_a_handful_of_faces(tmp_path):
     losses = [trainer.train_step(batch) for _ in range(200)]  # ~10 s
     assert losses[-1] < 0.5 * losses[0]
     from training.predict import crop_landmarks
-    from training.metrics import nme
+    from training.eval.metrics import nme
     trainer.model.eval()
     pred, _ = crop_landmarks(trainer.model, batch["image"], trainer.codec)
     mean_shape = batch["landmarks"].mean(0, keepdim=True).expand_as(batch["landmarks"])
@@ -117,14 +118,14 @@ def test_init_adopts_a_converted_models_architecture_and_input(tmp_path):
 
 
 def test_init_errors(tmp_path):
-    with pytest.raises(SystemExit, match="--init: checkpoint not found"):
+    with pytest.raises(UsageError, match="--init: checkpoint not found"):
         train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "none.pt")])
-    with pytest.raises(SystemExit, match="drop --stacks/--width/--depth"):
+    with pytest.raises(UsageError, match="drop --stacks/--width/--depth"):
         train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "none.pt"), "--stacks", "2"])
     ckpt = {"model": {}, "config": {}, "model_config": {"num_landmarks": 98, "num_stacks": 2, "width": 16, "depth": 2,
                                                         "input_size": 64}}
     torch.save(ckpt, tmp_path / "wflw.pt")
-    with pytest.raises(SystemExit, match="predicts 98 landmarks but the synthetic data has 68"):
+    with pytest.raises(UsageError, match="predicts 98 landmarks but the synthetic data has 68"):
         train.main(TINY + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "wflw.pt")])
 
 
@@ -139,7 +140,7 @@ def test_evaluate_on_another_dataset(tmp_path, capsys):
     assert report["dataset"] == "folder" and report["samples"] == 1  # the test split: every tenth file
     assert (tmp_path / "eval" / "results_test.json").exists()
     write_folder(tmp_path / "wflw_like", n=12, k=98)
-    with pytest.raises(SystemExit, match="predicts 68 landmarks but folder has 98"):
+    with pytest.raises(UsageError, match="predicts 68 landmarks but folder has 98"):
         evaluate.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--dataset", "folder",
                        "--data-root", str(tmp_path / "wflw_like"), "--workers", "0"])
 

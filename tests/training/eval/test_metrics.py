@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from training import metrics
-from training.metrics import (NORMALISERS, MeanShapeBaseline, auc, ced, failure_rate,
+from training.eval import metrics
+from training.eval.metrics import (NORMALISERS, MeanShapeBaseline, auc, ced, failure_rate,
                               format_table, nme, normaliser_values, per_subset, summarize)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.released_protocol import released_crop, released_decode, released_nme, square_crop
+from training.engine.cli import UsageError
+from training.eval.released_protocol import released_crop, released_decode, released_nme, square_crop
 
 
 def test_square_crop_inside_the_image_is_a_plain_cut():
@@ -99,10 +100,10 @@ def test_evaluate_with_the_released_protocol(tmp_path, capsys):
 
 def test_released_protocol_refuses_other_datasets(tmp_path):
     from training import evaluate
-    from training.checkpoint import save_checkpoint
+    from training.engine.checkpoint import save_checkpoint
     from training.models import build_model
     model = build_model("tiny")
     save_checkpoint({"model": model.state_dict(), "model_config": dict(vars(model.config)),
                      "config": {"dataset": "synthetic", "seed": 0}}, tmp_path / "c.pt")
-    with pytest.raises(SystemExit, match="defined for WFLW only"):
+    with pytest.raises(UsageError, match="defined for WFLW only"):
         evaluate.main(["--checkpoint", str(tmp_path / "c.pt"), "--protocol", "released"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.visualize import GT_COLOR, PRED_COLOR, plot_ced, prediction_grid
+from training.eval.plots import GT_COLOR, PRED_COLOR, plot_ced, prediction_grid
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

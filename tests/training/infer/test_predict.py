@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from training import evaluate, metrics, train
+from training import evaluate, train
+from training.eval import metrics
 from training.data.registry import build_dataset
 from training.predict import Predictor, as_rgb_image, box_to_crop, flip_permutation_of
 
@@ -113,7 +114,7 @@ def test_flip_test_on_a_mirror_symmetric_face():
 def test_flip_test_averages_heatmaps_of_the_mirror():
     """With a stand-in model whose heatmaps are known, the flip-averaged heatmap of point k is the
     mean of its plain heatmap and its flip partner's heatmap from the mirrored crop, mirrored back."""
-    from training.codec import HeatmapCodec
+    from training.data.codec import HeatmapCodec
     from training.models import build_model
     from training.predict import crop_landmarks
 

@@ -26,20 +26,57 @@ import difflib
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
     import tomli as tomllib
 
-__all__ = ["ConfigError", "RUN_ONLY", "load_config", "config_to_argv", "config_path_in"]
+__all__ = ["ConfigError", "RUN_ONLY", "OptionSpec", "OptionTable", "load_config", "config_to_argv", "config_path_in"]
 
 RUN_ONLY = frozenset({"out", "resume", "world_size", "config", "overwrite"})
 
 
 class ConfigError(ValueError):
     """A configuration file that cannot be read or holds an unknown key or a bad value."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """What the config layer knows of an option: its flag, its kind ("value"; "switch": on when
+    given, store_true; "on_off": --x / --no-x), whether it takes a list, and its default."""
+    dest: str
+    flag: str
+    kind: str
+    many: bool
+    default: Any
+
+
+class OptionTable:
+    """The options of a parser, recorded as they are added (no argparse internals needed): add
+    them through ``table.add(group_or_parser, *flags, **kwargs)``. The first option of a dest is
+    the one a config file's key sets (--no-augment, not its undo --augment)."""
+
+    def __init__(self) -> None:
+        self.specs: Dict[str, OptionSpec] = {}
+
+    def add(self, target, *flags: str, **kwargs) -> argparse.Action:
+        action = target.add_argument(*flags, **kwargs)
+        how = kwargs.get("action")
+        kind = "switch" if how == "store_true" else "on_off" if how is argparse.BooleanOptionalAction else "value"
+        default = kwargs.get("default", False if how == "store_true" else True if how == "store_false" else None)
+        if isinstance(default, str) and "type" in kwargs:
+            default = kwargs["type"](default)   # as argparse converts a string default
+        flag = next(s for s in flags if s.startswith("--"))
+        self.specs.setdefault(action.dest, OptionSpec(action.dest, flag, kind, kwargs.get("nargs") in ("*", "+"),
+                                                      default))
+        return action
+
+    def defaults(self) -> Dict[str, Any]:
+        """{dest: default}, in the order the options were added (argparse's namespace order)."""
+        return {dest: spec.default for dest, spec in self.specs.items()}
 
 
 def config_path_in(argv: List[str]) -> Optional[str]:
@@ -80,26 +117,23 @@ def load_config(path) -> Dict[str, object]:
     return flat
 
 
-def config_to_argv(config: Dict[str, object], parser: argparse.ArgumentParser, source: str) -> List[str]:
-    """The command-line arguments that set `config`'s values on `parser` (see the module docstring).
-    Unknown keys and values of the wrong kind raise ConfigError naming `source` and the key."""
-    actions: Dict[str, argparse.Action] = {}
-    for a in parser._actions:   # the first option of a dest: --no-augment, not its undo --augment
-        if a.option_strings and a.dest != "help":
-            actions.setdefault(a.dest, a)
+def config_to_argv(config: Dict[str, object], options: OptionTable, source: str) -> List[str]:
+    """The command-line arguments that set `config`'s values on the parser whose `options` these are
+    (see the module docstring). Unknown keys and values of the wrong kind raise ConfigError naming
+    `source` and the key."""
     argv: List[str] = []
     for dest, value in config.items():
-        action = actions.get(dest)
-        if action is None:
-            close = difflib.get_close_matches(dest, list(actions), n=1)
+        spec = options.specs.get(dest)
+        if spec is None:
+            close = difflib.get_close_matches(dest, list(options.specs), n=1)
             hint = f" (did you mean {close[0].replace('_', '-')!r}?)" if close else ""
             raise ConfigError(f"{source}: unknown option {dest.replace('_', '-')!r}{hint}; the keys are "
                               f"python -m training.train's options")
-        flag = next(s for s in action.option_strings if s.startswith("--"))
-        if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
+        flag = spec.flag
+        if spec.kind in ("switch", "on_off"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {dest.replace('_', '-')} must be true or false, got {value!r}")
-            if isinstance(action, argparse.BooleanOptionalAction):   # --x / --no-x: the command line can undo it
+            if spec.kind == "on_off":   # --x / --no-x: the command line can undo it
                 argv += [flag if value else f"--no-{flag[2:]}"]
             else:
                 argv += [flag] if value else []
@@ -108,7 +142,7 @@ def config_to_argv(config: Dict[str, object], parser: argparse.ArgumentParser, s
         elif isinstance(value, bool):
             raise ConfigError(f"{source}: {dest.replace('_', '-')} takes a value, not {str(value).lower()}")
         elif isinstance(value, list):
-            if action.nargs not in ("*", "+"):
+            if not spec.many:
                 raise ConfigError(f"{source}: {dest.replace('_', '-')} takes one value, got a list {value!r}")
             argv += [flag, *(str(v) for v in value)]
         elif isinstance(value, (int, float, str)):

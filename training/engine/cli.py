@@ -4,13 +4,22 @@ and `run`, which turns an exception into one line a person reads.
     python -m training.train --batch-size 0     # error: argument --batch-size: must be an integer >= 1, got 0
     python -m training.train --dataset 300w     # error: dataset '300w' needs data_root (--data-root): ...
 
-`run(main)` prints ``error: <message>`` (and where to look for more) on stderr and exits 2 for
-errors of the user's making (bad files, options, data); ``--debug`` anywhere on the command line,
-or AWING_DEBUG=1, shows the full traceback instead. The functions themselves (train.main, ...)
-raise as usual, so code that calls them gets the exceptions. The message stays one line: an
+The error style of every command (train, evaluate, detect, export, convert), stated here once:
+a command's ``main(argv)`` raises; it never prints an error or exits itself (argparse's own
+usage errors aside, which exit 2 as argparse does). ``run(main)`` turns what it raises into one
+line on stderr and an exit code:
+
+* ``UsageError``: a request that cannot be carried out as asked (a model and data that do not
+  fit, options that contradict each other, a file that cannot be used): ``error: <message>``,
+  exit 2 (or the error's ``exit_code``);
+* any other exception of the user's making (bad files, options, data): ``error: <message>`` and
+  where to look for more, exit 2; ``--debug`` anywhere on the command line, or AWING_DEBUG=1,
+  shows the full traceback instead;
+* KeyboardInterrupt: ``interrupted``, exit 130.
+
+Code that calls a main function directly gets the exceptions. The message stays one line: an
 error raised in a DataLoader worker (which torch re-raises with the worker's whole traceback in
-its message) is reported by its own last line, and a ``SystemExit("error: ...")`` of a main
-function exits 2 like the other user errors (Python would exit 1).
+its message) is reported by its own last line.
 
 ``strict_json`` is what the commands print and write: JSON without NaN/inf (written as null),
 which strict parsers (JSON.parse, jq, Go, Rust) reject.
@@ -24,8 +33,17 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-__all__ = ["int_at_least", "int_in", "float_above", "float_at_least", "float_in", "fraction", "worker_count",
+__all__ = ["UsageError", "int_at_least", "int_in", "float_above", "float_at_least", "float_in", "fraction", "worker_count",
            "max_workers", "strict_json", "one_line", "run"]
+
+
+class UsageError(Exception):
+    """What a command asked for cannot be done as asked; run() prints ``error: <message>`` and exits
+    with `exit_code` (2; 1 where a command documents it, e.g. an export that fails its check)."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -170,11 +188,9 @@ def run(main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except SystemExit as exc:
-        if isinstance(exc.code, str) and exc.code.startswith("error:"):   # a user error: exit 2, not 1
-            print(exc.code, file=sys.stderr)
-            return 2
-        raise
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - this is the place that reports them
         if debug:
             traceback.print_exc()

@@ -24,7 +24,7 @@ from typing import Iterator, Tuple, Union
 
 import torch
 
-from .models import FANConfig, build_model
+from ..models import FANConfig, build_model
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_model", "tensor_digest", "check_finite_weights",
            "fit_state_dict", "describe_load_error", "DIGEST_KEY"]
@@ -83,7 +83,7 @@ def save_checkpoint(state: dict, path: PathLike) -> None:
     """Writes `state` (plus its tensor digest) to `path` via a temporary file in the same folder,
     fsync and rename, so a crash or SIGKILL at any moment leaves either the old checkpoint or the
     new one, never half (a SIGKILL can leave the temporary file: training removes stale ones
-    when a run starts, training/run_folder.py). A Ctrl-C during the write lets it finish first."""
+    when a run starts, training/engine/run_folder.py). A Ctrl-C during the write lets it finish first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {**state, DIGEST_KEY: {"algorithm": "sha256", "tensors": tensor_digest(state)}}
