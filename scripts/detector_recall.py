@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.data.io import IMAGE_EXTENSIONS, DataError, load_image_rgb, read_pts  # noqa: E402
-from training.face_detector import HAAR_PASSES, HaarFaceDetector  # noqa: E402
+from training.infer.face_detector import HAAR_PASSES, HaarFaceDetector  # noqa: E402
 
 
 def is_hit(crop, centre, side) -> bool:

@@ -35,6 +35,9 @@ MOVED = {
     "run_log": "training.engine.run_log",
     "cli": "training.engine.cli",
     "codec": "training.data.codec",
+    "predict": "training.infer.predictor",
+    "face_detector": "training.infer.face_detector",
+    "smoothing": "training.infer.smoothing",
 }
 
 

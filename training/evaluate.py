@@ -27,7 +27,7 @@ from .data.registry import DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
 from .eval.released_protocol import evaluate_released
-from .predict import flip_permutation_of
+from .infer.predictor import flip_permutation_of
 from .engine.runtime import keep_freed_memory, resolve_device
 
 

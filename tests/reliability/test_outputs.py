@@ -12,6 +12,7 @@ import torch
 from helpers.cli_runs import assert_one_line_error, run_cli
 from helpers.released_fan import ReleasedFAN, randomise
 from training import convert, detect, export
+from training.infer import video
 
 BOX = ["--box", "10,10,40,40"]
 
@@ -78,7 +79,7 @@ def test_detect_write_failures_are_errors(model_checkpoint, media, tmp_path, cap
         ro.chmod(0o555)
         code, _, err = run_cli(detect.main, [media / "face.png", *ckpt, *BOX, "--out", ro / "o.png"], capsys)
         assert_one_line_error(code, err, f"the folder {ro} is not writable")
-    monkeypatch.setattr(detect.cv2, "imwrite", lambda *a, **k: False)      # a full disk, say
+    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)      # a full disk, say
     code, _, err = run_cli(detect.main, [media / "face.png", *ckpt, *BOX, "--out", tmp_path / "o.png"], capsys)
     line = assert_one_line_error(code, err, f"cannot write the overlay to {tmp_path / 'o.png'}")
     assert "extension" not in line
@@ -89,6 +90,6 @@ def test_detect_write_failures_are_errors(model_checkpoint, media, tmp_path, cap
 
         def release(self):
             pass
-    monkeypatch.setattr(detect, "open_video_writer", lambda *a, **k: SilentWriter())
+    monkeypatch.setattr(video, "open_video_writer", lambda *a, **k: SilentWriter())
     code, _, err = run_cli(detect.main, [media / "clip.avi", *ckpt, *BOX, "--out", tmp_path / "v.mp4"], capsys)
     assert_one_line_error(code, err, "writing the overlay video", "failed")

@@ -57,3 +57,13 @@ def test_the_commands_are_real_modules_and_do_not_warn(command):
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError):
         training.no_such_module  # noqa: B018
+
+
+@pytest.mark.parametrize("name", ["draw_overlay", "Tracker", "face_records", "VIDEO_EXTENSIONS", "CROP_SCALE",
+                                  "box_to_crop", "haar_box_to_crop"])
+def test_names_detect_held_are_importable_from_it_with_a_warning(name):
+    from training import detect
+    module = importlib.import_module(f"training.infer.{detect._MOVED[name]}")
+    with pytest.warns(DeprecationWarning, match=rf"training\.detect\.{name} is now training\.infer\."):
+        value = getattr(detect, name)
+    assert value is getattr(module, name)

@@ -14,7 +14,10 @@ import pytest
 import torch
 
 import awing_ext
-from training import detect, face_detector, predict
+from training import detect
+from training.infer import face_detector
+from training.infer import overlays, runners, tracking
+from training.infer import predictor as predict
 from training.engine.cli import run
 from training.engine.checkpoint import save_checkpoint
 from training.data.synthetic import render_synthetic_face
@@ -158,7 +161,7 @@ def test_missing_image_and_checkpoint(tmp_path, capsys, checkpoint, monkeypatch)
     # the default: the newest runs/*/best.pt
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     (tmp_path / "runs" / "r1" / "best.pt").write_bytes(Path(checkpoint).read_bytes())
-    assert detect.find_checkpoint(None) == Path("runs/r1/best.pt")
+    assert runners.find_checkpoint(None) == Path("runs/r1/best.pt")
 
 
 def _detector_or_skip():
@@ -292,7 +295,7 @@ def test_video_smoothing_reduces_frame_to_frame_jitter(tmp_path, capsys, checkpo
 
 
 def test_tracks_follow_faces_and_new_faces_get_new_ids():
-    tracker = detect.Tracker(fps=10.0, smooth=False, min_cutoff=1.0, beta=0.0)
+    tracker = tracking.Tracker(fps=10.0, smooth=False, min_cutoff=1.0, beta=0.0)
     def face(cx, cy, side=50.0):
         return {"crop": [cx, cy, side, 0.0], "landmarks": [[cx, cy]]}
     frames = [[face(100, 100), face(300, 100)], [face(305, 102), face(104, 99)], [face(106, 100)],
@@ -317,12 +320,12 @@ def test_overlay_draws_a_rotated_crop_where_the_model_looked():
     from training.data.transforms import apply_affine, crop_matrix
     image = np.zeros((200, 200, 3), np.uint8)
     crop = [100.0, 100.0, 81.0, 20.0]
-    drawn = detect.draw_overlay(image, [{"box": [0, 0, 2, 2], "crop": crop, "landmarks": []}])
+    drawn = overlays.draw_overlay(image, [{"box": [0, 0, 2, 2], "crop": crop, "landmarks": []}])
     inverse = cv2.invertAffineTransform(crop_matrix(*crop[:3], 81, crop[3]))
     for corner in apply_affine(np.array([[0.0, 0.0], [80.0, 0.0], [80.0, 80.0], [0.0, 80.0]]), inverse):
         x, y = np.round(corner).astype(int)
         patch = drawn[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3)
-        assert (patch == detect.CROP_COLOR).all(axis=1).any() or patch[:, 2].max() > 100, f"no crop corner at {corner}"
+        assert (patch == overlays.CROP_COLOR).all(axis=1).any() or patch[:, 2].max() > 100, f"no crop corner at {corner}"
 
 
 def test_video_jitter_script(checkpoint, capsys):

@@ -3,7 +3,7 @@ baseline (per subset where the dataset defines them), the CED plot and the predi
 
 evaluate_split is the one evaluation: `python -m training.evaluate` calls it on a checkpoint,
 `python -m training.train` on its best.pt at the end of a run. Predictions go through
-training.predict.crop_landmarks, as the Predictor's and detect's do.
+training.infer.predictor.crop_landmarks, as the Predictor's and detect's do.
 """
 from pathlib import Path
 from typing import Optional, Sequence
@@ -14,7 +14,7 @@ import torch
 from ..engine.cli import strict_json
 from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset, subsets_of
-from ..predict import crop_landmarks
+from ..infer.predictor import crop_landmarks
 from ..engine.runtime import worker_init
 from . import metrics, plots
 from .normalisers import normaliser_of

@@ -41,7 +41,7 @@ def test_tiny_run_overfits_a_handful_of_faces(tmp_path):
     batch = _fixed_batch(trainer)
     losses = [trainer.train_step(batch) for _ in range(200)]  # ~10 s
     assert losses[-1] < 0.5 * losses[0]
-    from training.predict import crop_landmarks
+    from training.infer.predictor import crop_landmarks
     from training.eval.metrics import nme
     trainer.model.eval()
     pred, _ = crop_landmarks(trainer.model, batch["image"], trainer.codec)

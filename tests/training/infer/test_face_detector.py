@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from training import face_detector
-from training.face_detector import HaarFaceDetector, HaarPass, YuNetDetector, build_detector
+from training.infer import face_detector
+from training.infer.face_detector import HaarFaceDetector, HaarPass, YuNetDetector, build_detector
 
 from helpers import REPO as ROOT
 

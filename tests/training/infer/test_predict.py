@@ -9,7 +9,7 @@ import torch
 from training import evaluate, train
 from training.eval import metrics
 from training.data.registry import build_dataset
-from training.predict import Predictor, as_rgb_image, box_to_crop, flip_permutation_of
+from training.infer.predictor import Predictor, as_rgb_image, box_to_crop, flip_permutation_of
 
 TINY = ["--preset", "tiny", "--workers", "0", "--no-progress", "--batch-size", "8", "--train-samples", "32",
         "--val-samples", "16", "--test-samples", "24", "--epochs", "2"]
@@ -116,7 +116,7 @@ def test_flip_test_averages_heatmaps_of_the_mirror():
     mean of its plain heatmap and its flip partner's heatmap from the mirrored crop, mirrored back."""
     from training.data.codec import HeatmapCodec
     from training.models import build_model
-    from training.predict import crop_landmarks
+    from training.infer.predictor import crop_landmarks
 
     class Fixed(torch.nn.Module):
         """Channel k: 0.5 at (row 3, column k % 16) for the plain crop, 1.0 at (row 9, column

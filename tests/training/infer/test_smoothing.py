@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from training.smoothing import OneEuroFilter
+from training.infer.smoothing import OneEuroFilter
 
 
 def _run(filt, samples, fps):

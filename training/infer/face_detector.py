@@ -2,7 +2,7 @@
 opencv-python 4.x, no download) or a user-supplied YuNet model (cv2.FaceDetectorYN).
 
 Each detector returns `Face`s, largest first: the detector's box and the *crop* the landmark model
-should see (centre, side and roll angle in image pixels and degrees; see training/predict.py).
+should see (centre, side and roll angle in image pixels and degrees; see training/infer/predictor.py).
 A box whose centre lies inside a larger face's crop is dropped (a second hit on a mouth, an eye
 or the chin).
 
@@ -37,7 +37,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .predict import CROP_SCALE, Crop, box_to_crop
+from .predictor import CROP_SCALE, Crop, box_to_crop
 
 __all__ = ["Face", "HaarPass", "HAAR_PASSES", "HAAR_SHIFT", "HAAR_SIDE", "DetectorUnavailable",
            "HaarFaceDetector", "YuNetDetector", "haar_box_to_crop", "drop_nested", "build_detector"]

@@ -1,6 +1,6 @@
 """Landmarks for applications: load a checkpoint once, then predict on images of any size.
 
-    from training.predict import Predictor
+    from training.infer.predictor import Predictor
     predictor = Predictor.from_checkpoint("runs/<run>/best.pt", device="cuda", flip_test=True)
     out = predictor.predict([image_a, image_b], boxes=[(x, y, w, h), None])
     out.landmarks   # (N, K, 2) float64, image pixels (pixel centres at integers)
@@ -10,7 +10,7 @@ One face per image. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, 
 converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
 tight box around its landmarks as training crops it (scale 1.25 around it), or None to take the
 image itself as the crop (a face already cropped: its centre, side = its larger side). Faces from
-a detector: ``predict_crops`` with training.face_detector's crops (which may carry a roll angle).
+a detector: ``predict_crops`` with training.infer.face_detector's crops (which may carry a roll angle).
 
 Every prediction of the package goes through ``crop_landmarks`` below: evaluation
 (training/evaluation.py), training's validation, detect (stills, folders, video) and this class.
@@ -33,11 +33,11 @@ from torch import Tensor
 
 from awing_ext.schemes import get_scheme
 
-from .data.codec import HeatmapCodec
-from .data.io import load_image_rgb, to_rgb_uint8
-from .data.transforms import apply_affine, crop_matrix
-from .models.inputs import model_input
-from .engine.runtime import resolve_device
+from ..data.codec import HeatmapCodec
+from ..data.io import load_image_rgb, to_rgb_uint8
+from ..data.transforms import apply_affine, crop_matrix
+from ..models.inputs import model_input
+from ..engine.runtime import resolve_device
 
 __all__ = ["CROP_SCALE", "Crop", "Predictions", "Predictor", "box_to_crop", "image_as_crop", "as_rgb_image",
            "flip_permutation_of", "crop_landmarks"]
@@ -136,7 +136,7 @@ class Predictor:
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        from .engine.checkpoint import check_finite_weights
+        from ..engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
         if device is None:   # where the model's weights are (CPU for a model without any)
@@ -152,7 +152,7 @@ class Predictor:
     def from_checkpoint(cls, path, device: Union[str, torch.device] = "auto", **kwargs) -> "Predictor":
         """Loads a checkpoint written by training.train (or training.convert) once (its digest
         verified; weights with NaN or inf refused: training.engine.checkpoint)."""
-        from .engine.checkpoint import load_checkpoint, load_model
+        from ..engine.checkpoint import load_checkpoint, load_model
         device = resolve_device(device) if isinstance(device, str) else device
         model = load_model(load_checkpoint(path, map_location=device), device, str(path))
         return cls(model, device, **kwargs)

@@ -1,0 +1,37 @@
+"""The faces of an image (the given box or the detector's) and their JSON records: box, crop,
+landmarks and scores from one Predictor call for all of them."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .face_detector import Face
+from .predictor import Predictor, box_to_crop
+
+__all__ = ["FaceFinder", "face_records"]
+
+
+class FaceFinder:
+    """The faces of an image: the given box, or the detector's (largest `max_faces`)."""
+
+    def __init__(self, box: Optional[Sequence[float]], detector, max_faces: int):
+        self.box, self.detector, self.max_faces = box, detector, max_faces
+
+    def __call__(self, image: np.ndarray) -> List[Face]:
+        if self.box is not None:
+            return [Face(tuple(self.box), box_to_crop(self.box) + (0.0,))]
+        faces = self.detector(image)
+        return faces[:self.max_faces] if self.max_faces > 0 else faces
+
+
+def face_records(predictor: Predictor, images: Sequence[np.ndarray], faces: Sequence[List[Face]]) -> List[list]:
+    """Per image, its faces as JSON-ready dicts; one predict_crops call for all of them."""
+    flat = [(i, f) for i, fs in enumerate(faces) for f in fs]
+    out = predictor.predict_crops([images[i] for i, _ in flat], [f.crop for _, f in flat])
+    records: List[list] = [[] for _ in images]
+    for (i, face), points, scores in zip(flat, out.landmarks, out.scores):
+        records[i].append({"box": [float(v) for v in face.box],
+                           "crop": [round(float(v), 3) for v in face.crop],
+                           "landmarks": np.round(points, 3).tolist(), "scores": np.round(scores, 5).tolist()})
+    return records
