@@ -24,7 +24,7 @@ key             value
 The crop: by default a sample has no "box", so CropAndAugment crops the landmarks' bounding box,
 made square with side 1.25 x its larger side (CropAndAugment's ``box_scale``). With
 ``crop="detector"`` (WFLW, COFW) "box" is the detector box's centre with side
-``det_scale`` (default 1.25) x its larger side, closer to a detector-driven test-time pipeline.
+``det_scale`` (default CROP_SCALE, 1.25) x its larger side, closer to a detector-driven test-time pipeline.
 
 Bad data: every file problem raises :class:`~training.data.io.DataError` naming the file. With
 ``skip_bad=True`` the loader instead logs a warning naming each bad file (logger
@@ -61,18 +61,14 @@ import numpy as np
 import torch
 
 from .io import DataError, load_image_rgb
+from .transforms import CROP_SCALE
 
-__all__ = ["Record", "LandmarkDataset", "is_val_key", "val_mask", "select_split", "VAL_MODULUS", "square_box",
+__all__ = ["Record", "LandmarkDataset", "val_mask", "select_split", "VAL_MODULUS", "square_box",
            "check_landmarks_in_image", "image_size_from_header"]
 
 log = logging.getLogger("awing.data")
 
 VAL_MODULUS = 20
-
-
-def is_val_key(key: str) -> bool:
-    """Whether a training item with this key belongs to the "val" split (about 1 in 20)."""
-    return zlib.crc32(key.encode("utf-8")) % VAL_MODULUS == 0
 
 
 def square_box(det_box: Sequence[float], scale: float) -> Tuple[float, float, float]:
@@ -157,7 +153,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
     splits: Tuple[str, ...] = ()
 
     def __init__(self, split: str, skip_bad: bool = False, check_images: str = "header",
-                 crop: str = "landmarks", det_scale: float = 1.25):
+                 crop: str = "landmarks", det_scale: float = CROP_SCALE):
         if split not in self.splits:
             raise ValueError(f"{self.name}: unknown split {split!r}; choose one of {self.splits}")
         if check_images not in ("header", "decode", "none"):

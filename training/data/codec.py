@@ -32,7 +32,7 @@ class HeatmapCodec:
     @classmethod
     def for_model(cls, config, scheme: str, sigma: float = 1.0) -> "HeatmapCodec":
         """The codec of a FAN config (its input size, S/4 heatmaps, a boundary channel or not)."""
-        return cls(config.input_size, config.input_size // 4, sigma,
+        return cls(config.input_size, config.heatmap_size, sigma,
                    boundary_scheme=scheme if config.boundary else None)
 
     def crop_to_heatmap(self, points: Tensor) -> Tensor:

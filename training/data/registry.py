@@ -33,7 +33,7 @@ from .folder import FolderDataset
 from .ibug300w import IBUG300W
 from .io import DataError
 from .synthetic import SyntheticFaces
-from .transforms import AugmentConfig, CropAndAugment
+from .transforms import CROP_SCALE, AugmentConfig, CropAndAugment
 from .wflw import WFLW
 
 DATASETS = ("synthetic", "300w", "wflw", "cofw", "folder")
@@ -94,22 +94,22 @@ def build_base(name: str, split: str, data_root, **options):
 def build_dataset(name: str, split: str, *, input_size: int, num_samples: Optional[int] = None,
                   augment: Optional[AugmentConfig] = None, seed: int = 0, data_root: Optional[str] = None,
                   skip_bad: bool = False, crop: str = "landmarks", limit: Optional[int] = None,
-                  box_scale: float = 1.25, **options):
+                  box_scale: float = CROP_SCALE, **options):
     """The named dataset's split, cropped (and augmented when `augment` is given) to input_size.
 
     `num_samples` sizes the synthetic set (ignored by real datasets); `limit` keeps the first N
     items of a real one (smoke runs); `skip_bad` skips (and logs, counts) bad files instead of
     raising; `crop` = "landmarks" (the landmarks' box x `box_scale`) or "detector" (wflw, cofw:
-    the annotated face box x `options.get("det_scale", 1.25)`). Returns (dataset, scheme name)."""
+    the annotated face box x `options.get("det_scale", CROP_SCALE)`). Returns (dataset, scheme name)."""
     if name == "synthetic":
-        base = SyntheticFaces(num_samples or 1000, image_size=int(input_size * 1.25), seed=seed, split=split)
+        base = SyntheticFaces(num_samples or 1000, image_size=int(input_size * CROP_SCALE), seed=seed, split=split)
         scheme = "68"
     else:
         base = build_base(name, split, data_root, skip_bad=skip_bad, crop=crop, **options)
         if limit is not None:
             base.records = base.records[:max(int(limit), 0)]
         scheme = base.scheme
-    transform = CropAndAugment(input_size, get_scheme(scheme).flip, augment)
+    transform = CropAndAugment(input_size, get_scheme(scheme).flip, augment, box_scale=box_scale)
     return AugmentedDataset(base, transform, seed), scheme
 
 

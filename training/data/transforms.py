@@ -4,7 +4,7 @@ A sample is a dict with an RGB uint8 image (H, W, 3) and landmarks (K, 2) as (x,
 pixels (pixel centres at integer coordinates). `CropAndAugment` maps it to the network's input:
 
 * the crop is the landmarks' bounding box (or a given box), centred, made square with side
-  `scale * max(w, h)` (`scale` = 1.25 by default, the usual FAN margin), resized to `input_size`;
+  `scale * max(w, h)` (`scale` = CROP_SCALE = 1.25 by default, the usual FAN margin), resized to `input_size`;
 * training adds, as in the paper: rotation (±`rotate` degrees), scaling (±`scale_jitter`),
   translation (±`translate` of the crop side) and a horizontal flip with probability `flip` (the
   landmarks are mirrored and re-ordered with the scheme's left/right permutation); then colour
@@ -44,11 +44,13 @@ class AugmentConfig:
     noise_std: float = 0.05       # its largest std, fraction of 255 (drawn uniformly in [0, noise_std])
 
 
+CROP_SCALE = 1.25   # crop side / the landmark box's larger side: the usual FAN margin, used everywhere a crop is made
+
 NO_AUGMENT = AugmentConfig(rotate=0, scale_jitter=0, translate=0, flip=0, brightness=0, contrast=0, occlusion=0,
                            blur=0, noise=0)
 
 
-def crop_box(landmarks: np.ndarray, scale: float = 1.25) -> tuple:
+def crop_box(landmarks: np.ndarray, scale: float = CROP_SCALE) -> tuple:
     """(cx, cy, side): the square crop around the landmarks' bounding box, `scale` × its larger side."""
     pts = landmarks[np.isfinite(landmarks).all(axis=1)]
     if len(pts) == 0:
@@ -92,7 +94,7 @@ class CropAndAugment:
     """
 
     def __init__(self, input_size: int, flip_permutation: Optional[Sequence[int]] = None,
-                 augment: Optional[AugmentConfig] = None, box_scale: float = 1.25):
+                 augment: Optional[AugmentConfig] = None, box_scale: float = CROP_SCALE):
         self.input_size = input_size
         self.augment = augment or NO_AUGMENT
         self.box_scale = box_scale

@@ -35,14 +35,13 @@ from awing_ext.schemes import get_scheme
 
 from ..data.codec import HeatmapCodec
 from ..data.io import load_image_rgb, to_rgb_uint8
-from ..data.transforms import apply_affine, crop_matrix
+from ..data.transforms import CROP_SCALE, apply_affine, crop_matrix
 from ..models.inputs import model_input
 from ..engine.runtime import resolve_device
 
 __all__ = ["CROP_SCALE", "Crop", "Predictions", "Predictor", "box_to_crop", "image_as_crop", "as_rgb_image",
            "flip_permutation_of", "crop_landmarks"]
 
-CROP_SCALE = 1.25          # crop side / landmark-box larger side, as in training (transforms.crop_box)
 Crop = Tuple[float, ...]   # (cx, cy, side) or (cx, cy, side, angle): image pixels, degrees counter-clockwise
 ImageLike = Union[np.ndarray, str, Path]
 
@@ -144,7 +143,7 @@ class Predictor:
         self.device = torch.device(device)
         self.config = model.config
         self.batch_size = batch_size
-        self.codec = HeatmapCodec(self.config.input_size, self.config.input_size // 4, boundary_scheme=None,
+        self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, boundary_scheme=None,
                                   decode_method=decode_method)
         self.flip_permutation = flip_permutation_of(self.config.num_landmarks) if flip_test else None
 

@@ -332,3 +332,13 @@ def test_folder_reads_every_opencv_image_type(tmp_path, ext):
         jpg.unlink()
     ds = build_base("folder", "all", tmp_path)
     assert len(ds) == 2 and ds[0]["image"].shape[2] == 3 and ds[0]["path"].endswith(ext)
+
+
+def test_build_dataset_passes_box_scale_on():
+    from training.data.transforms import CROP_SCALE
+    default, _ = build_dataset("synthetic", "test", input_size=64, num_samples=2)
+    wide, _ = build_dataset("synthetic", "test", input_size=64, num_samples=2, box_scale=1.6)
+    assert default.transform.box_scale == CROP_SCALE == 1.25 and wide.transform.box_scale == 1.6
+    # a wider margin puts the same face's landmarks closer to the crop's centre
+    spread = [np.ptp(np.asarray(ds[0]["landmarks"]), axis=0).max() for ds in (default, wide)]
+    assert spread[1] < spread[0]
