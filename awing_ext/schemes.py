@@ -18,7 +18,7 @@ draws an interpolating (Catmull-Rom) spline through them (see awing_ext.render_b
 
 ``flip`` is the permutation for a horizontal mirror: after mirroring the image, the new point
 ``i`` is the mirrored old point ``flip[i]`` (``flipped = mirrored[:, scheme.flip]``). Each is an
-involution.
+involution. The NME normalisers of the schemes are the evaluation's: training/eval/normalisers.py.
 """
 from dataclasses import dataclass
 from typing import Dict, Sequence, Tuple, Union
@@ -33,9 +33,6 @@ class LandmarkScheme:
     curve_names: Tuple[str, ...]
     curves: Tuple[Tuple[int, ...], ...]
     flip: Tuple[int, ...]
-    normalizer: Tuple[int, int]  # the NME normaliser's landmark pair (docs/design.md)
-    normalizer_label: str        # how reports name it
-    pupils: Tuple[Tuple[int, ...], Tuple[int, ...]]  # the point groups whose centroids are the pupils
 
 
 def _r(a: int, b: int) -> Tuple[int, ...]:
@@ -62,8 +59,6 @@ _300W = LandmarkScheme(
     flip=_flip(68, [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)]
                + [(31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
                   (48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]),
-    normalizer=(36, 45), normalizer_label="inter-ocular distance (outer eye corners 36, 45)",
-    pupils=(_r(36, 41), _r(42, 47)),
 )
 
 _WFLW = LandmarkScheme(
@@ -76,8 +71,6 @@ _WFLW = LandmarkScheme(
                   (41, 47), (55, 59), (56, 58), (60, 72), (61, 71), (62, 70), (63, 69), (64, 68),
                   (65, 75), (66, 74), (67, 73), (76, 82), (77, 81), (78, 80), (83, 87), (84, 86),
                   (88, 92), (89, 91), (93, 95), (96, 97)]),
-    normalizer=(60, 72), normalizer_label="inter-ocular distance (points 60, 72)",
-    pupils=((96,), (97,)),
 )
 
 _COFW = LandmarkScheme(
@@ -91,8 +84,6 @@ _COFW = LandmarkScheme(
             (22, 27, 23)),
     flip=_flip(29, [(0, 1), (2, 3), (4, 6), (5, 7), (8, 9), (10, 11), (12, 14), (13, 15), (16, 17),
                     (18, 19), (22, 23)]),
-    normalizer=(16, 17), normalizer_label="inter-pupil distance (points 16, 17)",
-    pupils=((16,), (17,)),
 )
 
 SCHEMES: Dict[str, LandmarkScheme] = {"68": _300W, "98": _WFLW, "29": _COFW}

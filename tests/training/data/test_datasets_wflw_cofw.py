@@ -12,6 +12,7 @@ from helpers.datasets import random_landmarks, write_cofw_mat, write_wflw_tree
 from training.data.io import DataError
 from training.data.wflw import ATTRIBUTES
 from training.data.registry import build_dataset, subsets_of
+from training.eval.normalisers import normaliser_of
 
 TEST_FLAGS = [[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]]
 
@@ -200,7 +201,7 @@ def test_cofw_scheme_matches_the_lfpw_point_order():
     scheme = get_scheme("cofw")
     mirrored = pts * [-1, 1]
     np.testing.assert_allclose(mirrored[list(scheme.flip)], pts)
-    assert scheme.normalizer == (16, 17) and order[16].startswith("pupil") and order[17].startswith("pupil")
+    assert normaliser_of(scheme).pair == (16, 17) and order[16].startswith("pupil") and order[17].startswith("pupil")
     named = dict(zip(scheme.curve_names, scheme.curves))
     assert [order[i] for i in named["upper left lid"]] == ["eye out L", "lid top L", "eye in L"]
     assert [order[i] for i in named["lower right brow"]] == ["brow in R", "brow bottom R", "brow out R"]

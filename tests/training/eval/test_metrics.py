@@ -100,10 +100,15 @@ def test_nme_custom_normaliser_pair():
 
 def test_normalisers_come_from_the_schemes():
     from awing_ext.schemes import SCHEMES
+    from training.eval.normalisers import normaliser_of
     for scheme in SCHEMES.values():
+        norm = normaliser_of(scheme)
         left, right = NORMALISERS["inter_ocular"][scheme.num_points]
-        assert (left[0], right[0]) == scheme.normalizer
-        assert NORMALISERS["inter_pupil"][scheme.num_points] == scheme.pupils
+        assert (left[0], right[0]) == norm.pair
+        assert NORMALISERS["inter_pupil"][scheme.num_points] == norm.pupils
+        a, b = norm.pair
+        assert scheme.flip[a] == b   # the normaliser's points mirror onto each other
+        assert normaliser_of(scheme.num_points) is normaliser_of(scheme.name) is norm
 
 
 def test_nme_accepts_torch():
