@@ -22,7 +22,7 @@ import torch
 from training.engine.runtime import keep_freed_memory
 
 # Every implementation benchmarked reuses freed memory instead of faulting fresh pages in on
-# each call (see training/runtime.py): otherwise slow page faults on some VMs, not the
+# each call (see training/engine/runtime.py): otherwise slow page faults on some VMs, not the
 # kernels, decide the numbers.
 MALLOC_KEEPS_FREED_MEMORY = keep_freed_memory()
 

@@ -2,7 +2,7 @@
 
     python scripts/detector_recall.py ../shared/data/faces68
 
-A face counts as found when a detected face's crop (training/face_detector.py) is centred within
+A face counts as found when a detected face's crop (training/infer/face_detector.py) is centred within
 30 % of the landmark box's side of that box's centre and its side is 1.0-2.0 x the landmark box's
 side (the training crop is 1.25 x); every other detected face is a false detection. Prints one
 Markdown row per detector setting: the classic single pass, then each pass added in turn.

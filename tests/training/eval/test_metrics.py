@@ -1,4 +1,4 @@
-"""training.metrics against hand-computed values (the arithmetic is in the comments)."""
+"""training.eval.metrics against hand-computed values (the arithmetic is in the comments)."""
 import numpy as np
 import pytest
 import torch

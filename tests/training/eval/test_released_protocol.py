@@ -1,4 +1,4 @@
-"""The released code's WFLW test protocol (training/released_protocol.py): crops, decoding and
+"""The released code's WFLW test protocol (training/eval/released_protocol.py): crops, decoding and
 normaliser against hand-computed values; evaluate --protocol released end to end."""
 import json
 

@@ -1,4 +1,4 @@
-"""training.visualize: files are written, are PNGs of the expected size, draw what they should."""
+"""training.eval.plots: files are written, are PNGs of the expected size, draw what they should."""
 import cv2
 import numpy as np
 import pytest

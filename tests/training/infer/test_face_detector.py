@@ -1,4 +1,4 @@
-"""training.face_detector: the Haar passes (rotated ones map back to the image), YuNet through
+"""training.infer.face_detector: the Haar passes (rotated ones map back to the image), YuNet through
 cv2.FaceDetectorYN (a stand-in here: no model file ships), the recall script on real photos."""
 import os
 import subprocess
