@@ -11,6 +11,7 @@ from .render_boundaries import render_boundaries
 from .render_heatmaps import render_heatmaps
 from .loss_map_mask import loss_map_mask, weight_map
 from .schemes import SCHEMES, LandmarkScheme, get_scheme
+from .soft_argmax import soft_argmax
 
 __all__ = ["__version__", "build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss", "render_heatmaps",
-           "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "SCHEMES", "LandmarkScheme", "get_scheme"]
+           "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme"]

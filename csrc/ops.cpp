@@ -17,6 +17,7 @@
 #include "awing/loss_map_mask.h"
 #include "awing/render_boundaries.h"
 #include "awing/render_heatmaps.h"
+#include "awing/soft_argmax.h"
 
 TORCH_LIBRARY(awing_ext, m) {
   m.def(
@@ -33,6 +34,9 @@ TORCH_LIBRARY(awing_ext, m) {
       "-> Tensor");
   m.def("loss_map_mask(Tensor target, float threshold, int kernel_size) -> Tensor");
   m.def("decode_heatmaps(Tensor heatmaps, str method) -> (Tensor, Tensor)");
+  // Integral regression: the softmax expectation of each plane's coordinates, and its backward.
+  m.def("soft_argmax(Tensor heatmaps, float beta) -> Tensor");
+  m.def("soft_argmax_backward(Tensor grad, Tensor heatmaps, Tensor coords, float beta) -> Tensor");
 }
 
 namespace {
@@ -103,4 +107,6 @@ PYBIND11_MODULE(_C, m) {
   m.def("check_render_heatmaps_args", &awing::check_render_heatmaps_args);
   m.def("check_render_boundaries_args", &awing::check_render_boundaries_args);
   m.def("check_decode_heatmaps_args", &check_decode_heatmaps_args);
+  m.def("check_soft_argmax_args", &awing::check_soft_argmax_args);
+  m.def("check_soft_argmax_backward_args", &awing::check_soft_argmax_backward_args);
 }

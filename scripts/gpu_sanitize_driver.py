@@ -19,7 +19,7 @@ import awing_ext
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 SHAPES = ((1, 1, 1, 1), (2, 3, 5, 7), (2, 3, 8, 12), (1, 2, 3, 33), (0, 3, 8, 8), (2, 0, 4, 4), (2, 3, 0, 5))
-OPS = ("loss", "loss_map_mask", "heatmaps", "boundaries", "decode")
+OPS = ("loss", "loss_map_mask", "heatmaps", "boundaries", "decode", "soft_argmax")
 
 
 def layouts(x: torch.Tensor):
@@ -120,6 +120,10 @@ def run_targets(device, gen, ops) -> int:
             for k in (1, 3, 7) if "loss_map_mask" in ops else ():
                 awing_ext.loss_map_mask(x, 0.2, k)
                 calls += 1
+            if "soft_argmax" in ops:
+                h_grad = x.detach().requires_grad_(True)
+                awing_ext.soft_argmax(h_grad, 20.0).sum().backward()
+                calls += 2
         if "decode" in ops:
             awing_ext.decode_heatmaps(planes[:0], "dark")
             calls += 1

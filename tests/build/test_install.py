@@ -11,6 +11,7 @@ there: AWING_BUILD_TORCH names a package that does not exist, so a build that as
 would fail, and the environment's torch must be unchanged afterwards.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def torch_version(py: Path, env) -> str:
 def check_probe(py: Path, env, cwd: Path) -> None:
     probe = run([py, "-c", PROBE], env=env, cwd=cwd)
     assert probe.returncode == 0, output(probe)
-    version = (ROOT / "awing_ext" / "_version.py").read_text().split('"')[1]
+    version = re.search(r'__version__ = "([^"]+)"', (ROOT / "awing_ext" / "_version.py").read_text()).group(1)
     ours, running, built, loss = probe.stdout.split()
     assert ours == version and running.startswith("2.13.0") and built.startswith("2.13.0") and float(loss) > 0
 

@@ -50,6 +50,18 @@ def _decode_args(**change):
     return "decode_heatmaps", list(args.values())
 
 
+def _soft_argmax_args(**change):
+    args = dict(heatmaps=torch.rand(2, 5, 6, 7), beta=1.0)
+    args.update(change)
+    return "soft_argmax", list(args.values())
+
+
+def _soft_argmax_backward_args(**change):
+    args = dict(grad=torch.rand(2, 5, 2), heatmaps=torch.rand(2, 5, 6, 7), coords=torch.rand(2, 5, 2), beta=1.0)
+    args.update(change)
+    return "soft_argmax_backward", list(args.values())
+
+
 # (case id, (op, args), the message the op must raise)
 BAD_ARGUMENTS = [
     ("loss-pred-3d", _loss_args(pred=torch.rand(3, 6, 7)), r"adaptive_wing_loss: pred must be 4-D \(N, C, H, W\)"),
@@ -99,6 +111,16 @@ BAD_ARGUMENTS = [
     ("decode-3d", _decode_args(heatmaps=torch.rand(5, 6, 7)), r"decode_heatmaps: heatmaps must be 4-D \(N, C, H, W\)"),
     ("decode-empty-plane", _decode_args(heatmaps=torch.rand(2, 5, 0, 7)), "decode_heatmaps: heatmaps must have H, W > 0"),
     ("decode-method", _decode_args(method="argmax"), "decode_heatmaps: method must be 'dark' or 'quarter', got 'argmax'"),
+    ("soft-argmax-3d", _soft_argmax_args(heatmaps=torch.rand(5, 6, 7)), r"soft_argmax: heatmaps must be 4-D \(N, C, H, W\)"),
+    ("soft-argmax-int", _soft_argmax_args(heatmaps=torch.ones(1, 1, 2, 2, dtype=torch.int64)),
+     "soft_argmax: heatmaps must be float32, float64, float16 or bfloat16"),
+    ("soft-argmax-empty-plane", _soft_argmax_args(heatmaps=torch.rand(2, 5, 6, 0)), "soft_argmax: heatmaps must have H, W > 0"),
+    ("soft-argmax-beta", _soft_argmax_args(beta=0.0), "soft_argmax: beta must be a finite number > 0, got 0"),
+    ("soft-argmax-beta-inf", _soft_argmax_args(beta=float("inf")), "soft_argmax: beta must be a finite number > 0, got inf"),
+    ("soft-argmax-backward-grad", _soft_argmax_backward_args(grad=torch.rand(2, 4, 2)),
+     r"soft_argmax_backward: grad must have shape \(N, K, 2\) = \(2, 5, 2\)"),
+    ("soft-argmax-backward-coords", _soft_argmax_backward_args(coords=torch.ones(2, 5, 2, dtype=torch.int32)),
+     "soft_argmax_backward: coords must be a floating-point tensor"),
 ]
 IDS = [case[0] for case in BAD_ARGUMENTS]
 
@@ -150,7 +172,7 @@ def test_same_message_on_cpu_meta_and_fake_tensors(case):
 
 @pytest.mark.parametrize("case", [c for c in BAD_ARGUMENTS if c[0] in (
     "loss-theta", "loss-kernel-even", "loss-reduction", "loss-weights-shape", "mask-kernel", "heatmaps-sigma",
-    "heatmaps-visible", "boundaries-index", "decode-method")], ids=lambda c: c[0])
+    "heatmaps-visible", "boundaries-index", "decode-method", "soft-argmax-beta")], ids=lambda c: c[0])
 def test_same_message_under_torch_compile(case):
     """torch.compile traces with fake tensors (here with dynamic shapes): the bad argument is
     refused while tracing, with the kernels' message, instead of passing into the graph."""
