@@ -96,7 +96,8 @@ def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baselin
                    workers: int = 0, threshold: float = 0.1, channels_last: bool = False,
                    extra: Optional[dict] = None, flip_permutation: Optional[Sequence[int]] = None) -> dict:
     """Evaluates `model` on `dataset` beside the mean shape of `baseline_landmarks`; writes
-    results{suffix}.json, ced{suffix}.png and predictions{suffix}.png to `out`; returns the report."""
+    results{suffix}.json, ced{suffix}.png and predictions{suffix}.png to `out`; returns the report
+    (with the codec's decoding: "decode", and "decode_beta" for integral, else null)."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
                                          pin_memory=device.type == "cuda",
                                          worker_init_fn=worker_init() if workers else None)
@@ -104,7 +105,9 @@ def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baselin
     baseline = metrics.MeanShapeBaseline().fit(baseline_landmarks)
     report, curves = evaluation_report(result, subsets_of(dataset), baseline.mean_shape_, threshold)
     skipped = skipped_files(dataset)
-    report = {**(extra or {}), **report, "skipped": len(skipped), "skipped_files": skipped}
+    decoding = {"decode": codec.decode_method,
+                "decode_beta": codec.decode_beta if codec.decode_method == "integral" else None}
+    report = {**(extra or {}), **decoding, **report, "skipped": len(skipped), "skipped_files": skipped}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"results{suffix}.json").write_text(strict_json(report, indent=2))

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from awing_ext.schemes import get_scheme
 
-from ..data.codec import HeatmapCodec
+from ..data.codec import DEFAULT_DECODE_BETA, HeatmapCodec
 from ..data.io import load_image_rgb, to_rgb_uint8
 from ..data.transforms import CROP_SCALE, apply_affine, crop_matrix
 from ..models.inputs import model_input
@@ -128,11 +128,13 @@ class Predictor:
         device: where it runs (default: where the model's weights are).
         flip_test: also predict on the mirrored crop and average (2x the compute).
         batch_size: crops per forward pass.
-        decode_method: awing_ext.decode_heatmaps method ("dark" or "quarter").
+        decode_method: "dark" (default), "quarter" or "integral" (training.data.codec.DECODE_METHODS).
+        decode_beta: integral's softmax sharpness (finite, > 0; default codec.DEFAULT_DECODE_BETA).
     """
 
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
-                 flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark"):
+                 flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
+                 decode_beta: float = DEFAULT_DECODE_BETA):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
@@ -144,7 +146,7 @@ class Predictor:
         self.config = model.config
         self.batch_size = batch_size
         self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, boundary_scheme=None,
-                                  decode_method=decode_method)
+                                  decode_method=decode_method, decode_beta=decode_beta)
         self.flip_permutation = flip_permutation_of(self.config.num_landmarks) if flip_test else None
 
     @classmethod
