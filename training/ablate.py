@@ -1,0 +1,70 @@
+"""Run an ablation: every variant of a grid x every seed as one train run, then the table.
+
+    python -m training.ablate configs/ablation/losses.toml                       # 2 seeds, runs/ablation/losses
+    python -m training.ablate configs/ablation/components.toml --seeds 3 --jobs 2 --out runs/components
+    python -m training.ablate configs/ablation/losses.toml --report-only         # the table of what finished
+
+The grid file (training/ablation/grid.py) holds [base] train options and [variants.NAME]
+overrides; all of it is checked before anything runs. Each run trains into
+<out>/<variant>/seed-<s>/ (its output in train.log there) with ``--resume auto``: starting the
+same command again after a kill continues the unfinished runs and skips the finished ones.
+At the end the command prints a Markdown table (mean +- std over seeds, the mean-shape baseline)
+and writes <out>/ablation.json and <out>/ablation.png. A failed run does not stop the others; the
+command then exits 1 naming them. See docs/ablation.md.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from .ablation.grid import load_grid
+from .ablation.report import collect, format_report, plot_nme, write_json
+from .ablation.runner import LOG_NAME, plan_runs, run_all, write_variant_options
+from .engine.cli import UsageError, int_at_least, run, worker_count
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.ablate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("grid", help="the grid file (TOML): [base] train options, [variants.NAME] overrides")
+    p.add_argument("--seeds", type=int_at_least(1), default=None,
+                   help="seeds 0..N-1 per variant (default: the grid's seeds, else 1)")
+    p.add_argument("--out", default=None, help="the ablation's folder (default: runs/ablation/<grid name>)")
+    p.add_argument("--workers", type=worker_count, default=None,
+                   help="train's data-loader --workers for every run (default: the grid's, else train's)")
+    p.add_argument("--jobs", type=int_at_least(1), default=1, help="train runs at once")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: the table, ablation.json and ablation.png of the runs that finished")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    grid = load_grid(args.grid, seeds=args.seeds)
+    out = Path(args.out or Path("runs") / "ablation" / Path(args.grid).stem)
+    specs = plan_runs(grid, out)
+    failed = []
+    if not args.report_only:
+        out.mkdir(parents=True, exist_ok=True)
+        write_variant_options(grid, out)
+        print(f"ablation: {grid.title}: {len(grid.variants)} variant(s) x {len(grid.seeds)} seed(s) = "
+              f"{len(specs)} run(s) in {out}, {args.jobs} at a time", file=sys.stderr)
+        failed = [o for o in run_all(specs, jobs=args.jobs, workers=args.workers) if o.status == "failed"]
+    numbers = collect(grid, out)
+    if not any(r["finished"] for r in numbers["runs"]):
+        if args.report_only:
+            raise UsageError(f"{out}: no finished runs of {args.grid} (run it without --report-only first)")
+    else:
+        print(format_report(numbers))
+        write_json(numbers, grid, ["python", "-m", "training.ablate", *argv], out / "ablation.json")
+        plot_nme(numbers, out / "ablation.png")
+        print(f"\nablation folder: {out} (ablation.json, ablation.png, <variant>/seed-<s>/)", file=sys.stderr)
+    if failed:
+        names = ", ".join(f"{o.spec.name} ({o.spec.folder / LOG_NAME})" for o in failed)
+        raise UsageError(f"{len(failed)} of {len(specs)} run(s) failed: {names}; run the same command again to "
+                         f"retry them (finished runs are kept)", exit_code=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,147 @@
+"""An ablation grid file: the base train options, the variants' overrides and the seeds.
+
+    title = "Loss functions"          # optional: the table's heading
+    seeds = 2                         # optional: the default of --seeds (a count, or a list of seeds)
+
+    [base]                            # train options, as in a `python -m training.train --config` file
+    preset = "small"
+    epochs = 4
+
+    [variants.mse]                    # one train run per seed with base + these overrides
+    label = "MSE"                     # optional: the row's name in the table (default: the variant's)
+    sigma = 2.0
+
+    [variants.awing]                  # an empty table is the base itself
+
+The keys follow training/engine/config.py (``batch-size`` or ``batch_size``; one-level tables such
+as ``[base.data]`` only group keys). Every variant's merged options are checked as train checks a
+--config file, before anything runs: an unknown key or a bad value is an error naming the file,
+the variant and the key. The keys the ablation sets itself per run (RESERVED) are refused.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from ..engine.config import ConfigError, RaisingParser, config_to_argv
+from ..engine.options import build_parser
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
+    import tomli as tomllib
+
+__all__ = ["GridError", "Variant", "Grid", "RESERVED", "load_grid", "seed_list"]
+
+# set per run by the ablation (its folder, its seed, resuming it), never by the grid
+RESERVED = frozenset({"out", "seed", "resume", "overwrite", "config", "world_size"})
+TOP_LEVEL = ("title", "seeds", "base", "variants")
+VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")   # a folder name
+
+
+class GridError(ConfigError):
+    """A grid file that cannot be read, or whose variants are not valid train options."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the ablation: its name (its folder), its label (the table's), and its train
+    options (base merged with its overrides, as option dests)."""
+    name: str
+    label: str
+    options: Dict[str, object]
+
+
+@dataclass(frozen=True)
+class Grid:
+    path: Path
+    title: str
+    variants: List[Variant]
+    seeds: List[int]
+    base: Dict[str, object] = field(default_factory=dict)
+    raw: Dict[str, object] = field(default_factory=dict)   # the file's tables, for ablation.json
+
+
+def seed_list(value, source: str) -> List[int]:
+    """Seeds from a count N (0..N-1) or an explicit list of distinct non-negative integers."""
+    if isinstance(value, bool):
+        raise GridError(f"{source}: seeds must be a count or a list of integers, got {str(value).lower()}")
+    if isinstance(value, int):
+        if value < 1:
+            raise GridError(f"{source}: seeds must be at least 1, got {value}")
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        if any(not 0 <= s <= 2 ** 32 - 1 for s in value) or len(set(value)) != len(value):
+            raise GridError(f"{source}: seeds must be distinct integers in [0, 2**32 - 1], got {value}")
+        return list(value)
+    raise GridError(f"{source}: seeds must be a count or a non-empty list of integers, got {value!r}")
+
+
+def _flat_options(table: Dict[str, object], source: str) -> Dict[str, object]:
+    """{dest: value} of a table of train options (one-level sub-tables flattened, '-' -> '_')."""
+    flat: Dict[str, object] = {}
+    for key, value in table.items():
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        for name, v in items:
+            if isinstance(v, dict):
+                raise GridError(f"{source}: [{key}.{name}]: tables nest one level deep at most")
+            dest = str(name).replace("-", "_")
+            if dest in flat:
+                raise GridError(f"{source}: {name!r} is given twice")
+            if dest in RESERVED:
+                raise GridError(f"{source}: {name!r} cannot be set in a grid: the ablation sets --out, --seed "
+                                f"and --resume of each run itself (use --seeds or the grid's top-level seeds)")
+            flat[dest] = v
+    return flat
+
+
+def _check_options(options: Dict[str, object], source: str) -> None:
+    """Raises ConfigError naming `source` and the key when train would refuse these options."""
+    checker = build_parser(RaisingParser, source=source)
+    checker.parse_args(config_to_argv(options, checker.options, source))
+
+
+def load_grid(path, seeds: Optional[int] = None) -> Grid:
+    """The grid at `path`, every variant checked (module docstring); `seeds` (--seeds N) overrides
+    the file's seeds. Raises GridError (a ConfigError) naming the file, the variant and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise GridError(f"grid file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError as exc:
+        raise GridError(f"{path}: not valid TOML: {exc}") from None
+    unknown = [k for k in data if k not in TOP_LEVEL]
+    if unknown:
+        raise GridError(f"{path}: unknown top-level key {unknown[0]!r}; a grid holds {', '.join(TOP_LEVEL)}")
+    title = data.get("title", path.stem)
+    if not isinstance(title, str):
+        raise GridError(f"{path}: title must be a string, got {title!r}")
+    base_table = data.get("base", {})
+    if not isinstance(base_table, dict):
+        raise GridError(f"{path}: base must be a table ([base]) of train options")
+    base = _flat_options(base_table, f"{path}: [base]")
+    _check_options(base, f"{path}: [base]")
+    variants_table = data.get("variants")
+    if not isinstance(variants_table, dict) or not variants_table:
+        raise GridError(f"{path}: no variants: add at least one [variants.NAME] table")
+    variants = []
+    for name, table in variants_table.items():
+        source = f"{path}: variant {name!r}"
+        if not VARIANT_NAME.match(name):
+            raise GridError(f"{source}: a variant's name is its folder: letters, digits, '.', '_' and '-' only")
+        if not isinstance(table, dict):
+            raise GridError(f"{source}: must be a table ([variants.{name}]) of train options")
+        table = dict(table)
+        label = table.pop("label", name)
+        if not isinstance(label, str) or not label.strip():
+            raise GridError(f"{source}: label must be a non-empty string, got {label!r}")
+        options = {**base, **_flat_options(table, source)}
+        _check_options(options, source)
+        variants.append(Variant(name, label, options))
+    chosen = seed_list(seeds if seeds is not None else data.get("seeds", 1),
+                       "--seeds" if seeds is not None else str(path))
+    return Grid(path=path, title=title, variants=variants, seeds=chosen, base=base, raw=data)
