@@ -1,4 +1,5 @@
-"""Plain-torch Gaussian heatmaps for loss tests (independent of the render kernels)."""
+"""Plain-torch heatmap references, independent of the kernels: Gaussian heatmaps for loss tests
+and the softmax expectation (integral regression) that soft_argmax and the integral decoding compute."""
 import torch
 
 
@@ -12,3 +13,13 @@ def gaussian_heatmaps(n: int, c: int, h: int, w: int, sigma: float = 1.5, *, see
     ys = torch.arange(h, dtype=torch.float64).view(1, 1, h, 1)
     maps = torch.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))
     return maps.to(dtype=dtype, device=device)
+
+
+def softmax_expectation(heatmaps: torch.Tensor, beta: float) -> torch.Tensor:
+    """(N, K, 2) (x, y) in heatmap pixels, float64: the expectation of the pixel coordinates
+    (pixel i at coordinate i) under softmax(beta * h) over each (H, W) plane."""
+    n, k, h, w = heatmaps.shape
+    p = torch.softmax(beta * heatmaps.double().reshape(n, k, h * w), dim=-1).reshape(n, k, h, w)
+    xs = torch.arange(w, dtype=torch.float64, device=heatmaps.device)
+    ys = torch.arange(h, dtype=torch.float64, device=heatmaps.device)
+    return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)

@@ -9,14 +9,7 @@ import torch
 import awing_ext
 from training.data.codec import DECODE_METHODS, DEFAULT_DECODE_BETA, HeatmapCodec
 
-
-def softmax_expectation(heatmaps: torch.Tensor, beta: float) -> torch.Tensor:
-    """(N, K, 2) (x, y): the expectation of the pixel coordinates under softmax(beta * h), in double."""
-    n, k, h, w = heatmaps.shape
-    p = torch.softmax(beta * heatmaps.double().reshape(n, k, h * w), dim=-1).reshape(n, k, h, w)
-    xs = torch.arange(w, dtype=torch.float64)
-    ys = torch.arange(h, dtype=torch.float64)
-    return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
+from helpers.heatmaps import softmax_expectation
 
 
 def rendered_targets(size: int, n: int = 300, seed: int = 0, margin: int = 4):
