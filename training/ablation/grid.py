@@ -99,9 +99,13 @@ def _flat_options(table: Dict[str, object], source: str) -> Dict[str, object]:
 
 
 def _check_options(options: Dict[str, object], source: str) -> None:
-    """Raises ConfigError naming `source` and the key when train would refuse these options."""
+    """Raises GridError naming `source` and the key when train would refuse these options (the
+    checks of a --config file: config_to_argv's, then argparse's types and choices)."""
     checker = build_parser(RaisingParser, source=source)
-    checker.parse_args(config_to_argv(options, checker.options, source))
+    try:
+        checker.parse_args(config_to_argv(options, checker.options, source))
+    except ConfigError as exc:
+        raise GridError(str(exc)) from None
 
 
 def load_grid(path, seeds: Optional[int] = None) -> Grid:

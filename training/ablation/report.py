@@ -19,8 +19,8 @@ from ..engine.cli import strict_json
 from .grid import Grid
 from .runner import is_finished, plan_runs
 
-__all__ = ["METRICS", "BASELINE", "read_results", "summary", "collect", "format_table", "format_report",
-           "write_json", "plot_nme"]
+__all__ = ["METRICS", "BASELINE", "read_results", "summary", "collect", "row_label", "format_table",
+           "format_report", "write_json", "plot_nme"]
 
 METRICS = ("nme", "fr", "auc")
 BASELINE = "mean shape"
@@ -95,14 +95,18 @@ def _percent(threshold: float) -> str:
     return f"{threshold * 100:g}"
 
 
+def row_label(row: dict) -> str:
+    """The row's label, with ``(n=K of N)`` when seeds are missing."""
+    return row["label"] if row["n"] == row["expected"] else f"{row['label']} (n={row['n']} of {row['expected']})"
+
+
 def format_table(numbers: dict) -> str:
     """The Markdown table: one row per variant in grid order, then the mean-shape baseline."""
     p = _percent(numbers["threshold"])
     header = ["variant", "NME %", f"FR@{p} %", f"AUC@{p}"]
     lines = []
     for row in numbers["variants"] + [numbers["baseline"]]:
-        label = row["label"] if row["n"] == row["expected"] else f"{row['label']} (n={row['n']} of {row['expected']})"
-        lines.append([label, _cell(row["nme"], 100, 2), _cell(row["fr"], 100, 2), _cell(row["auc"], 1, 4)])
+        lines.append([row_label(row), _cell(row["nme"], 100, 2), _cell(row["fr"], 100, 2), _cell(row["auc"], 1, 4)])
     widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
 
     def line(cells: List[str]) -> str:
@@ -146,7 +150,7 @@ def plot_nme(numbers: dict, path: Path) -> None:
         ax.axhline(base * 100, color="tab:red", linestyle="--", label=f"{BASELINE} ({base * 100:.2f} %)")
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xticks(positions)
-    ax.set_xticklabels([r["label"] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([row_label(r) for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("test NME (%)")
     ax.set_title(f"{numbers['title']} (mean ± std over {len(numbers['seeds'])} seed(s))", fontsize=10)
     ax.grid(axis="y", alpha=0.3)

@@ -1,0 +1,116 @@
+"""Reading an ablation grid: base + variant merged per run, seeds, and every way a grid is refused
+(an error naming the file, the variant and the key, before anything runs)."""
+import textwrap
+
+import pytest
+
+from training.ablation.grid import GridError, load_grid
+
+GOOD = """
+    title = "Sigmas"
+    seeds = 3
+
+    [base]
+    preset = "tiny"
+    batch-size = 4
+
+    [base.data]
+    train-samples = 8
+
+    [variants.sigma-1]
+    label = "sigma 1"
+
+    [variants.sigma-2]
+    sigma = 2.0
+    lr = 1e-3
+"""
+
+
+def _grid_file(tmp_path, text, name="grid.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_variants_are_base_plus_overrides_in_file_order(tmp_path):
+    grid = load_grid(_grid_file(tmp_path, GOOD))
+    assert grid.title == "Sigmas" and grid.seeds == [0, 1, 2]
+    assert [v.name for v in grid.variants] == ["sigma-1", "sigma-2"]
+    assert [v.label for v in grid.variants] == ["sigma 1", "sigma-2"]   # the name when no label
+    assert grid.variants[0].options == {"preset": "tiny", "batch_size": 4, "train_samples": 8}
+    assert grid.variants[1].options == {"preset": "tiny", "batch_size": 4, "train_samples": 8, "sigma": 2.0,
+                                        "lr": 1e-3}
+
+
+def test_seeds_option_overrides_the_grid_and_lists_are_kept(tmp_path):
+    path = _grid_file(tmp_path, GOOD)
+    assert load_grid(path, seeds=2).seeds == [0, 1]
+    listed = _grid_file(tmp_path, GOOD.replace("seeds = 3", "seeds = [7, 11]"), "listed.toml")
+    assert load_grid(listed).seeds == [7, 11]
+    no_seeds = _grid_file(tmp_path, GOOD.replace("seeds = 3", ""), "plain.toml")
+    assert load_grid(no_seeds).seeds == [0] and load_grid(no_seeds).title == "Sigmas"
+
+
+def test_an_empty_variant_is_the_base(tmp_path):
+    grid = load_grid(_grid_file(tmp_path, """
+        [base]
+        sigma = 1.5
+        [variants.base]
+    """))
+    assert grid.variants[0].options == {"sigma": 1.5} and grid.title == "grid"
+
+
+@pytest.mark.parametrize("text, needles", [
+    ("[base]\nbatch-sise = 4\n[variants.a]\n", ["[base]", "'batch-sise'", "did you mean 'batch-size'"]),
+    ("[variants.a]\n[variants.b]\nsigmaa = 2.0\n", ["variant 'b'", "'sigmaa'"]),
+    ("[variants.a]\nsigma = -1.0\n", ["variant 'a'", "--sigma", "must be a number > 0"]),
+    ("[variants.a]\npreset = \"huge\"\n", ["variant 'a'", "--preset", "invalid choice"]),
+    ("[variants.a]\nno-augment = \"yes\"\n", ["variant 'a'", "no-augment must be true or false"]),
+    ("[variants.a]\nepochs = [1, 2]\n", ["variant 'a'", "epochs takes one value"]),
+])
+def test_unknown_keys_and_bad_values_name_file_variant_and_key(tmp_path, text, needles):
+    path = _grid_file(tmp_path, text)
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+@pytest.mark.parametrize("key", ["out", "seed", "resume", "overwrite"])
+@pytest.mark.parametrize("where", ["[base]", "[variants.a]", "[base.run]"])
+def test_keys_the_ablation_sets_are_refused(tmp_path, key, where):
+    value = "true" if key == "overwrite" else "\"auto\"" if key == "resume" else "1"
+    text = f"{where}\n{key} = {value}\n" + ("" if where == "[variants.a]" else "[variants.a]\n")
+    with pytest.raises(GridError, match=rf"'{key}' cannot be set in a grid: the ablation sets --out, --seed"):
+        load_grid(_grid_file(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[base]\nsigma = 2.0\n", "no variants: add at least one [variants.NAME] table"),
+    ("[base]\n[variants]\n", "no variants"),
+    ("variants = 3\n", "no variants"),
+    ("[variants]\na = 1\n", "variant 'a': must be a table"),
+    ("[variants.'a b']\n", "variant 'a b': a variant's name is its folder"),
+    ("[variants.a]\nlabel = 3\n", "label must be a non-empty string"),
+    ("seeds = 0\n[variants.a]\n", "seeds must be at least 1"),
+    ("seeds = [1, 1]\n[variants.a]\n", "seeds must be distinct"),
+    ("seeds = \"two\"\n[variants.a]\n", "seeds must be a count or a non-empty list"),
+    ("sigma = 2.0\n[variants.a]\n", "unknown top-level key 'sigma'"),
+    ("[variants.a.data.deep]\nsigma = 2.0\n", "tables nest one level deep at most"),
+    ("[variants.a]\nsigma = 2.0\n[variants.a.model]\nsigma = 3.0\n", "'sigma' is given twice"),
+])
+def test_malformed_grids_are_refused(tmp_path, text, message):
+    path = _grid_file(tmp_path, text)
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert str(info.value).startswith(str(path)) and message in str(info.value), str(info.value)
+
+
+def test_missing_file_and_corrupt_toml(tmp_path):
+    with pytest.raises(GridError, match="grid file not found: .*nowhere.toml"):
+        load_grid(tmp_path / "nowhere.toml")
+    path = _grid_file(tmp_path, "[variants.a\nsigma = 2\n")
+    with pytest.raises(GridError, match=r"grid.toml: not valid TOML"):
+        load_grid(path)
