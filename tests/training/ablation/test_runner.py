@@ -1,0 +1,138 @@
+"""Running an ablation: one folder per variant x seed, the train command each run gets, finished
+runs skipped when the ablation starts again, a failed run reported while the others go on, and
+--report-only. The runs here are a stand-in for train (a script that writes a results.json whose
+NME is 0.01 * sigma + 0.001 * seed, or fails for sigma 3) so that the cases take a second;
+test_ablate_end_to_end.py runs the real train."""
+import json
+import sys
+import textwrap
+
+import pytest
+
+from helpers.cli_runs import run_cli
+from training import ablate
+from training.ablation import runner
+
+FAKE_TRAIN = '''
+import argparse, json, sys
+from pathlib import Path
+p = argparse.ArgumentParser()
+for flag in ("--config", "--seed", "--out", "--resume", "--workers"):
+    p.add_argument(flag)
+args = p.parse_args()
+print("fake train", " ".join(sys.argv[1:]))
+sigma = json.loads(Path(args.config).read_text()).get("sigma", 1.0)
+if sigma == 3.0:
+    print("error: the fake run fails", file=sys.stderr)
+    sys.exit(2)
+nme = 0.01 * sigma + 0.001 * int(args.seed)
+results = {"threshold": 0.1, "results": {"model": {"nme": nme, "fr": 0.0, "auc": 0.5, "count": 4},
+                                         "mean shape": {"nme": 0.2, "fr": 1.0, "auc": 0.0, "count": 4}}}
+Path(args.out, "results.json").write_text(json.dumps(results))
+'''
+
+GRID = """
+    title = "Fake"
+    [base]
+    preset = "tiny"
+    [variants.one]
+    label = "sigma 1"
+    [variants.two]
+    sigma = 2.0
+"""
+
+
+@pytest.fixture
+def fake_train(tmp_path, monkeypatch):
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+    real = runner.train_command
+
+    def command(spec, workers=None, python=sys.executable):
+        return [python, str(script), *real(spec, workers)[3:]]   # train's arguments, after "-m training.train"
+    monkeypatch.setattr(runner, "train_command", command)
+    return script
+
+
+def _grid(tmp_path, text=GRID):
+    path = tmp_path / "grid.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _runs_started(folder):
+    return (folder / "train.log").read_text().count("=== ")
+
+
+def _cells(out, label):
+    line = next(ln for ln in out.splitlines() if ln.startswith(f"| {label} "))
+    return [c.strip() for c in line.split("|")[1:-1]]
+
+
+def test_every_variant_and_seed_is_a_train_run_in_its_folder(tmp_path, fake_train, capsys):
+    out = tmp_path / "abl"
+    code, stdout, err = run_cli(ablate.main, [_grid(tmp_path), "--seeds", "2", "--out", out, "--workers", "0"], capsys)
+    assert code == 0, err
+    for variant in ("one", "two"):
+        for seed in (0, 1):
+            folder = out / variant / f"seed-{seed}"
+            assert (folder / "results.json").is_file()
+            log = (folder / "train.log").read_text()
+            assert (f"fake train --config {out / variant / 'options.json'} --seed {seed} --out {folder} "
+                    f"--resume auto --workers 0") in log
+    assert json.loads((out / "two" / "options.json").read_text()) == {"preset": "tiny", "sigma": 2.0}
+    # one: NME 1.0 % and 1.1 % -> 1.05 ± 0.07; two: 2.0 % and 2.1 % -> 2.05 ± 0.07
+    assert _cells(stdout, "sigma 1") == ["sigma 1", "1.05 ± 0.07", "0.00 ± 0.00", "0.5000 ± 0.0000"]
+    assert _cells(stdout, "two")[1] == "2.05 ± 0.07"
+    assert _cells(stdout, "mean shape")[1:3] == ["20.00 ± 0.00", "100.00 ± 0.00"]
+    assert (out / "ablation.json").is_file() and (out / "ablation.png").is_file()
+    assert "[4/4]" in err and "done in" in err
+
+
+def test_finished_runs_are_not_run_again_and_unfinished_ones_continue(tmp_path, fake_train, capsys):
+    out = tmp_path / "abl"
+    argv = [_grid(tmp_path), "--out", out]
+    assert run_cli(ablate.main, argv, capsys)[0] == 0
+    finished = out / "one" / "seed-0"
+    stamp = (finished / "results.json").stat().st_mtime_ns
+    killed = out / "two" / "seed-0"
+    (killed / "results.json").unlink()           # as if killed before the end: train resumes it
+    code, _, err = run_cli(ablate.main, argv, capsys)
+    assert code == 0, err
+    assert (finished / "results.json").stat().st_mtime_ns == stamp and _runs_started(finished) == 1
+    assert "one/seed-0: finished before, not run again" in err
+    assert _runs_started(killed) == 2 and (killed / "results.json").is_file()
+    assert (killed / "train.log").read_text().splitlines()[-1].endswith("--resume auto")
+
+
+def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path, fake_train, capsys):
+    grid = _grid(tmp_path, GRID + "    [variants.bad]\n    sigma = 3.0\n    [variants.three]\n    sigma = 4.0\n")
+    out = tmp_path / "abl"
+    code, stdout, err = run_cli(ablate.main, [grid, "--out", out, "--jobs", "2"], capsys)
+    assert code == 1
+    assert "bad/seed-0: FAILED (exit 2)" in err and "    error: the fake run fails" in err   # the log's tail
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: 1 of 4 run(s) failed: bad/seed-0 (") and "run the same command again" in last
+    assert (out / "three" / "seed-0" / "results.json").is_file()              # the run after it went on
+    assert _cells(stdout, "bad (n=0 of 1)")[1:] == ["-", "-", "-"]
+    assert _cells(stdout, "three")[1] == "4.00"
+
+
+def test_report_only_runs_nothing(tmp_path, fake_train, capsys):
+    out = tmp_path / "abl"
+    code, _, err = run_cli(ablate.main, [_grid(tmp_path), "--out", out, "--report-only"], capsys)
+    assert code == 2 and "no finished runs" in err and not (out / "one").exists()
+    assert run_cli(ablate.main, [_grid(tmp_path), "--out", out], capsys)[0] == 0
+    (out / "ablation.json").unlink()
+    code, stdout, err = run_cli(ablate.main, [_grid(tmp_path), "--out", out, "--report-only", "--seeds", "2"], capsys)
+    assert code == 0, err
+    assert _cells(stdout, "sigma 1 (n=1 of 2)")[1] == "1.00" and _runs_started(out / "one" / "seed-0") == 1
+    assert not (out / "one" / "seed-1").exists() and (out / "ablation.json").is_file()
+
+
+def test_a_bad_grid_runs_nothing(tmp_path, fake_train, capsys):
+    out = tmp_path / "abl"
+    grid = _grid(tmp_path, GRID + "    [variants.typo]\n    sigmaa = 2.0\n")
+    code, _, err = run_cli(ablate.main, [grid, "--out", out], capsys)
+    assert code == 2 and "variant 'typo': unknown option 'sigmaa'" in err
+    assert not out.exists()
