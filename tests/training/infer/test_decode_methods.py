@@ -4,6 +4,7 @@ gives on the model's own heatmaps, evaluate records the method, bad names and be
 errors naming the option."""
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -143,7 +144,6 @@ def test_released_protocol_refuses_another_decoding(checkpoint, capsys):
 
 def test_detect_decodes_as_asked(checkpoint, crops, tmp_path, capsys):
     images, _ = crops
-    import cv2
     path = tmp_path / "face.png"
     assert cv2.imwrite(str(path), cv2.cvtColor(images[0], cv2.COLOR_RGB2BGR))
     box = "8.8,8.8,52.2,52.2"       # a landmark box whose crop (scale 1.25) is the whole 64 px image
