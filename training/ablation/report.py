@@ -109,8 +109,9 @@ def format_table(numbers: dict) -> str:
         lines.append([row_label(row), _cell(row["nme"], 100, 2), _cell(row["fr"], 100, 2), _cell(row["auc"], 1, 4)])
     widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
 
-    def line(cells: List[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    def line(cells: List[str]) -> str:   # the label left-aligned, the numbers right-aligned
+        padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "| " + " | ".join(padded) + " |"
 
     rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
     return "\n".join([line(header), rule] + [line(r) for r in lines])

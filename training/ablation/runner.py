@@ -8,6 +8,8 @@ so a run killed half-way continues from its last.pt when the ablation is started
 ``--resume auto``: <out>/last.pt if it exists, a fresh start otherwise), and a finished run (its
 results.json exists) is not started at all. The run's stdout and stderr are appended to
 <folder>/train.log. A run that fails is reported with the tail of its log; the others go on.
+With --jobs J, J runs train at once (threads here, each waiting on its train process); Ctrl-C
+starts no further run.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ __all__ = ["RunSpec", "RunOutcome", "plan_runs", "write_variant_options", "is_fi
 
 LOG_NAME = "train.log"
 TAIL_LINES = 15
+INTERRUPTED = (130, -2)   # train's exit status after a Ctrl-C, or killed by SIGINT
 PROJECT_ROOT = Path(__file__).resolve().parents[2]   # the folder holding the training package
 
 
@@ -47,7 +50,8 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What became of a run: "done" (trained now), "skipped" (finished before) or "failed"."""
+    """What became of a run: "done" (trained now), "skipped" (finished before), "failed", or
+    "cancelled" (not started: the ablation was interrupted)."""
     spec: RunSpec
     status: str
     seconds: float = 0.0
@@ -128,16 +132,25 @@ def run_one(spec: RunSpec, workers: Optional[int] = None, env: Optional[dict] = 
 def run_all(specs: List[RunSpec], jobs: int = 1, workers: Optional[int] = None,
             report: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> List[RunOutcome]:
     """Runs `specs`, `jobs` at a time; one progress line per run through `report`. Returns the
-    outcomes in the order of `specs`."""
+    outcomes in the order of `specs`. A KeyboardInterrupt starts no further run and is re-raised."""
     env = _environment(jobs)
     lock = threading.Lock()
     finished = [0]
+    stop = threading.Event()
 
     def one(spec: RunSpec) -> RunOutcome:
+        if stop.is_set():
+            return RunOutcome(spec, "cancelled")
         if not is_finished(spec.folder):
             with lock:
                 report(f"ablation: {spec.name}: training ({spec.folder / LOG_NAME})")
-        outcome = run_one(spec, workers, env)
+        try:
+            outcome = run_one(spec, workers, env)
+        except KeyboardInterrupt:
+            stop.set()
+            raise
+        if outcome.returncode in INTERRUPTED:   # the run got the terminal's Ctrl-C too
+            stop.set()
         with lock:
             finished[0] += 1
             where = f"[{finished[0]}/{len(specs)}] {spec.name}"
@@ -145,13 +158,22 @@ def run_all(specs: List[RunSpec], jobs: int = 1, workers: Optional[int] = None,
                 report(f"ablation: {where}: finished before, not run again")
             elif outcome.status == "done":
                 report(f"ablation: {where}: done in {outcome.seconds:.0f} s")
+            elif outcome.returncode in INTERRUPTED:
+                report(f"ablation: {where}: interrupted after {outcome.seconds:.0f} s (the same command continues it)")
             else:
                 report(f"ablation: {where}: FAILED (exit {outcome.returncode}) after {outcome.seconds:.0f} s; "
                        f"the end of {spec.folder / LOG_NAME}:\n{_indent(outcome.tail)}")
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, specs))
+        futures = [pool.submit(one, spec) for spec in specs]
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:   # Ctrl-C: start no further run (those running got the signal too)
+            stop.set()
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def _indent(text: str) -> str:

@@ -136,3 +136,17 @@ def test_a_bad_grid_runs_nothing(tmp_path, fake_train, capsys):
     code, _, err = run_cli(ablate.main, [grid, "--out", out], capsys)
     assert code == 2 and "variant 'typo': unknown option 'sigmaa'" in err
     assert not out.exists()
+
+
+def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch):
+    from training.ablation.grid import load_grid
+    started = []
+
+    def interrupted(spec, workers=None, env=None):
+        started.append(spec.name)
+        raise KeyboardInterrupt   # as Ctrl-C while the first run trains
+    monkeypatch.setattr(runner, "run_one", interrupted)
+    specs = runner.plan_runs(load_grid(_grid(tmp_path), seeds=2), tmp_path / "abl")
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_all(specs, jobs=1, report=lambda line: None)
+    assert started == ["one/seed-0"]
