@@ -24,14 +24,14 @@ from .engine.cli import UsageError, int_at_least, run, worker_count
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.ablate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                epilog="docs/ablation.md: the grid file, the run folders, the numbers, resuming")
     p.add_argument("grid", help="the grid file (TOML): [base] train options, [variants.NAME] overrides")
-    p.add_argument("--seeds", type=int_at_least(1), default=None,
+    p.add_argument("--seeds", type=int_at_least(1), default=None, metavar="N",
                    help="seeds 0..N-1 per variant (default: the grid's seeds, else 1)")
-    p.add_argument("--out", default=None, help="the ablation's folder (default: runs/ablation/<grid name>)")
-    p.add_argument("--workers", type=worker_count, default=None,
+    p.add_argument("--out", default=None, metavar="DIR", help="the ablation's folder (default: runs/ablation/<grid name>)")
+    p.add_argument("--workers", type=worker_count, default=None, metavar="W",
                    help="train's data-loader --workers for every run (default: the grid's, else train's)")
-    p.add_argument("--jobs", type=int_at_least(1), default=1, help="train runs at once")
+    p.add_argument("--jobs", type=int_at_least(1), default=1, metavar="J", help="train runs at once (default: 1)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: the table, ablation.json and ablation.png of the runs that finished")
     return p.parse_args(argv)
