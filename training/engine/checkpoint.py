@@ -24,7 +24,7 @@ from typing import Iterator, Tuple, Union
 
 import torch
 
-from ..models import FANConfig, build_model
+from ..models import config_from_dict, create_model
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_model", "tensor_digest", "check_finite_weights",
            "fit_state_dict", "describe_load_error", "DIGEST_KEY"]
@@ -163,9 +163,9 @@ def fit_state_dict(model: torch.nn.Module, state_dict: dict, source: str) -> Non
 
 
 def load_model(checkpoint: dict, device: torch.device, source: str = "checkpoint") -> torch.nn.Module:
-    """The model a checkpoint (load_checkpoint's dict) describes, with its weights, in eval mode;
-    ValueError for non-finite weights (`source` names the file in messages)."""
+    """The model a checkpoint (load_checkpoint's dict) describes (any --model: models/registry.py),
+    with its weights, in eval mode; ValueError for non-finite weights (`source` names the file in messages)."""
     check_finite_weights(checkpoint["model"], source)
-    model = build_model(FANConfig(**checkpoint["model_config"]))
+    model = create_model(config_from_dict(checkpoint["model_config"]))   # no "model" entry: a FAN
     fit_state_dict(model, checkpoint["model"], source)
     return model.to(device).eval()
