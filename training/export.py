@@ -56,7 +56,8 @@ class ExportMismatch(RuntimeError):
 
 
 class HeatmapModel(nn.Module):
-    """A FAN returning only its last stack's heatmaps: (N, 3, S, S) -> (N, K [+1], S/4, S/4)."""
+    """A model (any --model) returning only its last output's heatmaps (the FAN's last stack):
+    (N, 3, S, S) -> (N, K [+1], S/4, S/4)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
