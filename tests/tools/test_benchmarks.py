@@ -32,3 +32,15 @@ def test_bench_targets_smoke(tmp_path):
     bench_targets.main(["--quick", "--repeat", "1", "--warmup", "0", "--devices", "cpu", "--batch-sizes", "2",
                         "--json", str(out)])
     assert json.loads(out.read_text())["results"]
+
+
+def test_bench_models_smoke(tmp_path, capsys):
+    from benchmarks import models
+    out = tmp_path / "models.json"
+    models.main(["--preset", "tiny", "--models", "fan", "unet", "--batch-size", "2", "--repeat", "1", "--warmup", "0",
+                 "--json", str(out)])
+    results = {r["model"]: r for r in json.loads(out.read_text())["results"]}
+    assert (results["fan"]["params"], results["fan"]["outputs"]) == (34_374, 2)     # the tiny FAN (test_models)
+    assert (results["unet"]["params"], results["unet"]["outputs"]) == (485_437, 1)  # hand count: test_backbones
+    assert all(r["forward_flops"] > 0 and r["step"]["median_ms"] > 0 for r in results.values())
+    assert "| unet " in capsys.readouterr().out
