@@ -30,7 +30,8 @@ class BackboneNet(nn.Module):
         super().__init__()
         self.config = config
         extra = {"feature_location": ""} if config.model == "hrnet-w18" else {}
-        self.backbone = create_features(config.backbone, config.model, pretrained, **extra)
+        self.backbone = create_features(config.backbone, config.model, pretrained, img_size=config.input_size,
+                                        **extra)
         reductions = self.backbone.feature_info.reduction()
         self.levels = [i for i, r in enumerate(reductions) if FEATURE_STRIDES[0] <= r <= FEATURE_STRIDES[-1]]
         if not self.levels:

@@ -39,8 +39,9 @@ def check_timm_name(name: str, model: str) -> None:
 
 
 def create_features(name: str, model: str, pretrained: bool, out_indices: Sequence[int] | None = None,
-                    **kwargs) -> nn.Module:
-    """timm.create_model(name, features_only=True, ...). With `pretrained`, weights that cannot be
+                    img_size: int | None = None, **kwargs) -> nn.Module:
+    """timm.create_model(name, features_only=True, ...), told the input side `img_size` when the
+    model takes one (a ViT's position embeddings). With `pretrained`, weights that cannot be
     fetched (no network, HF_HUB_OFFLINE=1 and not in the cache) are a BackboneUnavailable saying how
     to proceed; a model timm cannot give features of is a ValueError."""
     timm = import_timm(model)
@@ -48,6 +49,12 @@ def create_features(name: str, model: str, pretrained: bool, out_indices: Sequen
     if out_indices is not None:
         kwargs["out_indices"] = tuple(out_indices)
     try:
+        if img_size is not None:   # models with a fixed input size (ViTs) take it; the others refuse the keyword
+            try:
+                return timm.create_model(name, pretrained=pretrained, features_only=True, img_size=img_size, **kwargs)
+            except TypeError as exc:
+                if "img_size" not in str(exc):
+                    raise
         return timm.create_model(name, pretrained=pretrained, features_only=True, **kwargs)
     except (OSError, ConnectionError, TimeoutError) as exc:   # huggingface_hub's errors are OSErrors
         if not pretrained:

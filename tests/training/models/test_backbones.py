@@ -160,6 +160,16 @@ def test_timm_backbone_without_stride_4_feature_is_resized():
     assert net.backbone.feature_info.reduction() == [2, 4, 8, 16, 32] and net.levels == [1, 2, 3, 4]
 
 
+@needs_timm
+def test_timm_vit_is_told_the_input_size():
+    """A ViT's position embeddings fix its input side: it is built for the preset's 64 px, and its
+    stride-16 tokens are resized to the 16 x 16 heatmaps."""
+    net = create_model(model_config("timm:vit_tiny_patch16_224", "tiny")).eval()
+    assert set(net.backbone.feature_info.reduction()) == {16}
+    with torch.no_grad():
+        assert [o.shape for o in net(images(1))] == [(1, 69, 16, 16)]
+
+
 # ----------------------------------------------------------------------------- errors
 @needs_timm
 def test_unknown_timm_name_suggests_close_ones():
