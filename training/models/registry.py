@@ -22,10 +22,9 @@ from .backbone_config import BACKBONE_SIZES, BackboneConfig
 from .fan import PRESETS, FANConfig, build_model
 
 __all__ = ["MODEL_NAMES", "ModelConfig", "model_option", "model_kind", "model_config", "config_from_dict",
-           "create_model", "TIMM_MODELS"]
+           "create_model"]
 
 MODEL_NAMES = ("fan", "hrnet-w18", "unet", "dla34", "timm:NAME")
-TIMM_MODELS = ("hrnet-w18", "dla34", "timm")   # the kinds built on a timm backbone (pretrained weights exist)
 ModelConfig = Union[FANConfig, BackboneConfig]
 
 
