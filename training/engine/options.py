@@ -8,7 +8,7 @@ from .cli import float_above, float_at_least, float_in, fraction, int_at_least, 
 from .config import RUN_ONLY, OptionTable, RaisingParser, config_path_in, config_to_argv, load_config
 from ..data.registry import DATASETS
 from ..data.transforms import AugmentConfig
-from ..models import PRESETS
+from ..models import MODEL_NAMES, PRESETS, model_option
 
 DESCRIPTION = "Train a FAN face-alignment model with the Adaptive Wing loss."
 
@@ -92,11 +92,25 @@ def add_data_options(p) -> None:
 
 def add_model_options(p) -> None:
     """The model and optimisation groups."""
-    g = p.add_argument_group("model")
-    g.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model preset")
-    g.add_argument("--stacks", type=int_at_least(1), default=None, help="override the preset's hourglass stacks")
-    g.add_argument("--width", type=int_at_least(8), default=None, help="override the preset's channel width")
-    g.add_argument("--depth", type=int_at_least(1), default=None, help="override the preset's hourglass depth")
+    g = p.add_argument_group("model (training/models/registry.py, docs/models.md)")
+    g.add_argument("--model", type=model_option, default="fan", metavar="|".join(MODEL_NAMES),
+                   help="network: the paper's stacked-hourglass FAN, HRNetV2-W18, a small U-Net, DLA-34, or any "
+                        "timm backbone with an upsampling head (hrnet-w18, dla34 and timm:NAME need timm: "
+                        "pip install 'awing[models]')")
+    g.add_argument("--preset", default="small", choices=sorted(PRESETS),
+                   help="input size and size class (paper 256, small 128, tiny 64 px) of every --model")
+    g.add_argument("--stacks", type=int_at_least(1), default=None, help="fan: override the preset's hourglass stacks")
+    g.add_argument("--width", type=int_at_least(8), default=None,
+                   help="override the preset's channel width (fan: the hourglasses'; others: the head's; unet: "
+                        "its first level's)")
+    g.add_argument("--depth", type=int_at_least(1), default=None, help="fan: override the preset's hourglass depth")
+    g.add_argument("--no-boundary", action="store_true",
+                   help="no boundary heatmap channel (fan: nor the boundary-coordinate channels it feeds)")
+    g.add_argument("--no-coordconv", action="store_true",
+                   help="fan: plain convolutions instead of CoordConv (no coordinate channels at all)")
+    g.add_argument("--pretrained-backbone", action="store_true",
+                   help="hrnet-w18, dla34, timm:NAME: start the backbone from timm's ImageNet weights (fetched "
+                        "from the Hugging Face hub, or its cache)")
     g.add_argument("--sigma", type=float_above(0), default=1.0, help="Gaussian sigma of landmark heatmaps (heatmap px)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int_at_least(1), default=8, help="passes over the training set")

@@ -28,7 +28,7 @@ from ..data.registry import build_dataset
 from .distributed import all_reduce_sum, init_distributed
 from ..eval import metrics
 from ..eval.protocol import evaluate_split, run_evaluation, train_crop_landmarks
-from ..models import PRESETS, FANConfig, build_model
+from ..models.registry import ModelConfig, config_from_dict, create_model, model_config
 from ..models.inputs import model_input
 from .run_folder import trim_metrics_log
 from .run_log import RunLog
@@ -67,8 +67,12 @@ def initial_weights(args: argparse.Namespace) -> Optional[dict]:
     """The --init checkpoint (None without --init), checked against the other options."""
     if not args.init:
         return None
-    if any(v is not None for v in (args.stacks, args.width, args.depth)):
-        raise InitCheckpointError("--init takes the architecture from the checkpoint: drop --stacks/--width/--depth")
+    given = [flag for flag, v in (("--stacks", args.stacks), ("--width", args.width), ("--depth", args.depth),
+                                  ("--no-boundary", args.no_boundary), ("--no-coordconv", args.no_coordconv),
+                                  ("--pretrained-backbone", args.pretrained_backbone)) if v not in (None, False)]
+    if given:
+        raise InitCheckpointError(f"--init takes the architecture and weights from the checkpoint: drop "
+                                  f"{'/'.join(given)}")
     try:
         state = load_checkpoint(args.init)
         check_finite_weights(state["model"], f"--init {args.init}")
@@ -79,15 +83,21 @@ def initial_weights(args: argparse.Namespace) -> Optional[dict]:
         raise InitCheckpointError(str(exc)) from exc
 
 
-def architecture(args: argparse.Namespace, state: Optional[dict], init: Optional[dict]) -> FANConfig:
-    """The model's architecture: with --resume or --init the checkpoint's, else the preset's with overrides."""
+def architecture(args: argparse.Namespace, state: Optional[dict], init: Optional[dict]) -> ModelConfig:
+    """The model's architecture: with --resume or --init the checkpoint's, else --model's at the
+    preset's size with the overrides (models/registry.py; a FANConfig or a BackboneConfig)."""
     if state is not None:
-        return FANConfig(**state["model_config"])
+        return config_from_dict(state["model_config"])
     if init is not None:
-        return FANConfig(**init["model_config"])
-    overrides = {k: v for k, v in (("num_stacks", args.stacks), ("width", args.width), ("depth", args.depth))
-                 if v is not None}
-    return replace(PRESETS[args.preset], **overrides)
+        config = config_from_dict(init["model_config"])
+        recorded = getattr(config, "model", "fan")
+        if args.model not in ("fan", recorded):
+            raise InitCheckpointError(f"--init {args.init} holds a {recorded} model, not --model {args.model}: "
+                                      f"drop --model (the checkpoint's architecture is used)")
+        return config
+    return model_config(args.model, args.preset, stacks=args.stacks, width=args.width, depth=args.depth,
+                        boundary=not args.no_boundary, coordconv=not args.no_coordconv,
+                        pretrained=args.pretrained_backbone)
 
 
 def build_datasets(args: argparse.Namespace, input_size: int) -> tuple:
@@ -103,16 +113,18 @@ def build_datasets(args: argparse.Namespace, input_size: int) -> tuple:
     return train_set, val_set, test_set, scheme
 
 
-def build_network(args, base: FANConfig, points: int, init: Optional[dict], state: Optional[dict], source: str,
+def build_network(args, base: ModelConfig, points: int, init: Optional[dict], state: Optional[dict], source: str,
                   device, dist) -> tuple:
-    """(model, net): the module (state, evaluation) and what training calls (DDP- and compile-wrapped)."""
+    """(model, net): the module (state, evaluation) and what training calls (DDP- and compile-wrapped).
+    --pretrained-backbone fetches ImageNet weights for a fresh run only (a checkpoint holds its own)."""
     if init is not None and base.num_landmarks != points:
         raise InitCheckpointError(f"--init {args.init}: the model predicts {base.num_landmarks} landmarks but "
                                   f"the {args.dataset} data has {points}")
     if state is not None and base.num_landmarks != points:
         raise ValueError(f"--resume {source}: the model predicts {base.num_landmarks} landmarks but the "
                          f"{args.dataset} data has {points}")
-    model = build_model(replace(base, num_landmarks=points))
+    pretrained = args.pretrained_backbone and init is None and state is None
+    model = create_model(replace(base, num_landmarks=points), pretrained=pretrained)
     if init is not None:
         try:
             fit_state_dict(model, init["model"], f"--init {args.init}")
