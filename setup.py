@@ -82,7 +82,8 @@ INCLUDE_DIRS = [os.path.join(ROOT, "csrc", "include")]
 # scalar code and go into _C).
 VECTORISED_CPU_UNIT = os.path.join("csrc", "cpu", "vectorised_kernels.cpp")
 VECTORISED_CPU_SOURCES = [VECTORISED_CPU_UNIT] + [os.path.join("csrc", "cpu", name)
-                                                  for name in ("adaptive_wing_loss.cpp", "loss_map_mask.cpp")]
+                                                  for name in ("adaptive_wing_loss.cpp", "heatmap_losses.cpp",
+                                                               "loss_map_mask.cpp")]
 # -fopenmp: at::parallel_for is an inline OpenMP region; without it the kernels run serially.
 BASE_CXX = ["-O3", "-fopenmp", f'-DAWING_TORCH_VERSION="{torch.__version__}"']
 LINK = ["-fopenmp"]

@@ -41,8 +41,8 @@ _OP = "awing_ext::adaptive_wing_loss"
 @torch.library.register_fake(_OP)
 def _adaptive_wing_loss_fake(pred, target, target_weight, weights, omega, theta, epsilon, alpha,
                              W, threshold, kernel_size, reduction, compute_grad):
-    _C.check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon,
-                                     kernel_size, reduction)
+    _C.check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, W,
+                                     threshold, kernel_size, reduction)
     loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
     grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=opmath_dtype(pred.dtype))
     return loss, grad
@@ -94,7 +94,7 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
         target_weight: optional (N, C) per-landmark weights (e.g. 0 for invisible points).
         omega, theta, epsilon, alpha: the loss parameters (paper defaults); omega, theta,
             epsilon > 0.
-        W, threshold, kernel_size: the loss-map weight W*M + 1 with M = dilate_k(target) > threshold
+        W, threshold, kernel_size: the loss-map weight W*M + 1 (W >= 0; 0: weight 1 everywhere) with M = dilate_k(target) > threshold
             (awing_ext.loss_map_mask); kernel_size odd, 1..MAX_KERNEL_SIZE.
         reduction: "mean" (default), "sum" or "none"; see the module docstring.
         weights: optional explicit (N, C, H, W) per-pixel weight replacing W*M + 1.
@@ -129,7 +129,8 @@ class AdaptiveWingLoss(torch.nn.Module):
         super().__init__()
         kernel_size = integer_arg(kernel_size, "kernel_size", "AdaptiveWingLoss")
         try:
-            _C.check_adaptive_wing_loss_params(float(omega), float(theta), float(epsilon), kernel_size, reduction)
+            _C.check_adaptive_wing_loss_params(float(omega), float(theta), float(epsilon), float(W),
+                                               float(threshold), kernel_size, reduction)
         except RuntimeError as exc:
             raise ValueError(f"AdaptiveWingLoss: {exc}") from None
         self.omega, self.theta, self.epsilon, self.alpha = omega, theta, epsilon, alpha

@@ -3,6 +3,7 @@
 For tests and benchmarks only: the package never falls back to these. They upcast to float32
 (float64 for float64 inputs), like the kernels, and use autograd for gradients.
 """
+import math
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -12,7 +13,9 @@ from torch import Tensor
 from ._common import warn_renamed
 
 __all__ = ["loss_map_mask_reference", "adaptive_wing_loss_reference", "render_heatmaps_reference",
-           "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference"]
+           "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference",
+           "mse_loss_reference", "l1_loss_reference", "smooth_l1_loss_reference", "wing_loss_reference",
+           "focal_heatmap_loss_reference"]
 
 
 def _opmath(t: Tensor) -> Tensor:
@@ -186,3 +189,84 @@ def decode_heatmaps_reference(heatmaps: Tensor, method: str = "dark") -> Tuple[T
     coords = torch.stack([px + qx, py + qy], dim=-1).reshape(n, k, 2)
     out_dtype = torch.float64 if heatmaps.dtype == torch.float64 else torch.float32
     return coords.to(out_dtype), score.reshape(n, k).to(out_dtype)
+
+
+def _weighted_reduction(loss: Tensor, target: Tensor, target_weight: Optional[Tensor], weights: Optional[Tensor],
+                        W: float, threshold: float, kernel_size: int, reduction: str,
+                        mean_divisor: Optional[float] = None) -> Tensor:
+    """loss * (W * M + 1 or weights) * target_weight, reduced; "mean" divides by the number of
+    elements or by `mean_divisor`."""
+    weight = W * loss_map_mask_reference(target, threshold, kernel_size) + 1 if weights is None else _opmath(weights)
+    loss = loss * _opmath(weight)
+    if target_weight is not None:
+        loss = loss * _opmath(target_weight)[:, :, None, None]
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / mean_divisor if mean_divisor is not None else loss.mean()
+    raise ValueError(f"unknown reduction {reduction!r}")
+
+
+def _heatmap_loss_reference(per_pixel, pred, target, target_weight, W, threshold, kernel_size, reduction, weights):
+    p, y = _opmath(pred), _opmath(target)
+    out = _weighted_reduction(per_pixel(p, y), y, target_weight, weights, W, threshold, kernel_size, reduction)
+    return out.to(pred.dtype)
+
+
+def mse_loss_reference(pred: Tensor, target: Tensor, *, W: float = 10.0, threshold: float = 0.2,
+                       kernel_size: int = 3, target_weight: Optional[Tensor] = None, reduction: str = "mean",
+                       weights: Optional[Tensor] = None) -> Tensor:
+    """(p - y)^2 with the weighted loss map (awing_ext.mse_loss)."""
+    return _heatmap_loss_reference(lambda p, y: (p - y) ** 2, pred, target, target_weight, W, threshold,
+                                   kernel_size, reduction, weights)
+
+
+def l1_loss_reference(pred: Tensor, target: Tensor, *, W: float = 10.0, threshold: float = 0.2,
+                      kernel_size: int = 3, target_weight: Optional[Tensor] = None, reduction: str = "mean",
+                      weights: Optional[Tensor] = None) -> Tensor:
+    """|p - y| with the weighted loss map (awing_ext.l1_loss)."""
+    return _heatmap_loss_reference(lambda p, y: (p - y).abs(), pred, target, target_weight, W, threshold,
+                                   kernel_size, reduction, weights)
+
+
+def smooth_l1_loss_reference(pred: Tensor, target: Tensor, *, beta: float = 1.0, W: float = 10.0,
+                             threshold: float = 0.2, kernel_size: int = 3, target_weight: Optional[Tensor] = None,
+                             reduction: str = "mean", weights: Optional[Tensor] = None) -> Tensor:
+    """torch's smooth L1 per pixel (F.smooth_l1_loss, reduction none) with the weighted loss map."""
+    return _heatmap_loss_reference(lambda p, y: F.smooth_l1_loss(p, y, reduction="none", beta=beta), pred, target,
+                                   target_weight, W, threshold, kernel_size, reduction, weights)
+
+
+def wing_loss_reference(pred: Tensor, target: Tensor, *, omega: float = 14.0, epsilon: float = 1.0,
+                        W: float = 10.0, threshold: float = 0.2, kernel_size: int = 3,
+                        target_weight: Optional[Tensor] = None, reduction: str = "mean",
+                        weights: Optional[Tensor] = None) -> Tensor:
+    """Feng et al. (CVPR 2018), eq. (5): omega ln(1 + d/epsilon) if d < omega, else d - C."""
+    C = omega - omega * math.log1p(omega / epsilon)
+
+    def per_pixel(p, y):
+        d = (p - y).abs()
+        return torch.where(d < omega, omega * torch.log1p(d / epsilon), d - C)
+
+    return _heatmap_loss_reference(per_pixel, pred, target, target_weight, W, threshold, kernel_size, reduction,
+                                   weights)
+
+
+def focal_heatmap_loss_reference(logits: Tensor, target: Tensor, *, alpha: float = 2.0, beta: float = 4.0,
+                                 positive_threshold: float = 0.75, W: float = 10.0, threshold: float = 0.2,
+                                 kernel_size: int = 3, target_weight: Optional[Tensor] = None,
+                                 reduction: str = "mean", weights: Optional[Tensor] = None) -> Tensor:
+    """CornerNet's focal loss (Law & Deng, ECCV 2018, eq. 1) written as the paper does, with
+    p = sigmoid(logits) and log(p), log(1 - p) from F.logsigmoid; "mean" divides by the number of
+    positives (at least 1)."""
+    x, y = _opmath(logits), _opmath(target)
+    p = torch.sigmoid(x)
+    positive = y >= positive_threshold
+    pos = -((1 - p) ** alpha) * F.logsigmoid(x)
+    neg = -((1 - y).clamp_min(0) ** beta) * p ** alpha * F.logsigmoid(-x)
+    loss = torch.where(positive, pos, neg)
+    divisor = max(float(positive.sum()), 1.0) if reduction == "mean" else None
+    out = _weighted_reduction(loss, y, target_weight, weights, W, threshold, kernel_size, reduction, divisor)
+    return out.to(logits.dtype)

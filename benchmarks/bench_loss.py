@@ -1,4 +1,8 @@
-"""Benchmark of the Adaptive Wing loss: the fused awing_ext op against plain PyTorch.
+"""Benchmark of the heatmap losses: the fused awing_ext ops against plain PyTorch.
+
+--losses picks the losses (default: awing; "all": awing, mse, l1, smooth_l1, wing, focal), each
+the fused op against its pure-PyTorch reference in awing_ext.reference, all with the weighted
+loss map (W = 10, the ops' default) and their default parameters.
 
 What is measured, for each device present (CPU; CUDA when available), batch size N (default 8
 and 32) and pass, on float32 heatmaps of shape (N, 69, 64, 64) with the op's default parameters
@@ -10,8 +14,9 @@ and 32) and pass, on float32 heatmaps of shape (N, 69, 64, 64) with the op's def
 
 Implementations f:
 
-* fused:    awing_ext.adaptive_wing_loss (one kernel pass computes loss and gradient).
-* eager:    awing_ext.reference.adaptive_wing_loss_reference (pure PyTorch, autograd).
+* fused:    awing_ext.adaptive_wing_loss, mse_loss, ... (one kernel pass computes loss and gradient).
+* eager:    awing_ext.reference.adaptive_wing_loss_reference, mse_loss_reference, ... (pure
+            PyTorch, autograd).
 * compiled: torch.compile(reference), default mode, static shapes, compiled afresh for every
             case and warmed up so compilation is excluded (the first call's time is in the JSON
             as compile_s; Inductor's on-disk cache can make it short); n/a if compilation fails
@@ -40,7 +45,7 @@ from pathlib import Path
 import torch
 
 import awing_ext
-from awing_ext.reference import adaptive_wing_loss_reference
+from awing_ext import reference
 
 from .common import (add_common_arguments, environment, fmt, format_environment, markdown_table,
                      ratio, resolve_devices, time_ms, write_json)
@@ -55,6 +60,15 @@ SEED = 0
 RTOL = 1e-4
 PASSES = ("fwd", "fwd+bwd")
 IMPLEMENTATIONS = ("fused", "eager", "compiled", "floor")
+# --losses name -> (fused op, pure-PyTorch reference)
+LOSSES = {
+    "awing": (awing_ext.adaptive_wing_loss, reference.adaptive_wing_loss_reference),
+    "mse": (awing_ext.mse_loss, reference.mse_loss_reference),
+    "l1": (awing_ext.l1_loss, reference.l1_loss_reference),
+    "smooth_l1": (awing_ext.smooth_l1_loss, reference.smooth_l1_loss_reference),
+    "wing": (awing_ext.wing_loss, reference.wing_loss_reference),
+    "focal": (awing_ext.focal_heatmap_loss, reference.focal_heatmap_loss_reference),
+}
 DEFAULT_JSON = "benchmarks/results/loss.json"
 QUICK_JSON = "benchmarks/results/loss_quick.json"
 FLOOR_NOTE = ("floor = torch.add(pred, target, out=buf): one streaming pass reading two and writing "
@@ -85,23 +99,23 @@ def make_inputs(n: int) -> tuple:
     return pred, target
 
 
-def check_correctness(pred: torch.Tensor, target: torch.Tensor, device: str) -> None:
+def check_correctness(loss: str, pred: torch.Tensor, target: torch.Tensor, device: str) -> None:
     """Abort unless the fused loss and its gradient match the eager reference."""
     results = {}
-    for name, fn in (("fused", awing_ext.adaptive_wing_loss), ("eager", adaptive_wing_loss_reference)):
+    for name, fn in zip(("fused", "eager"), LOSSES[loss]):
         leaf = pred.detach().clone().requires_grad_(True)
         loss = fn(leaf, target)
         loss.backward()
         results[name] = (loss.detach(), leaf.grad)
     (fused_loss, fused_grad), (eager_loss, eager_grad) = results["fused"], results["eager"]
     if not torch.allclose(fused_loss, eager_loss, rtol=RTOL):
-        raise SystemExit(f"error: on {device}, N={pred.shape[0]}, the fused loss {fused_loss.item():.8g} "
+        raise SystemExit(f"error: {loss} on {device}, N={pred.shape[0]}, the fused loss {fused_loss.item():.8g} "
                          f"does not match the eager reference {eager_loss.item():.8g} (rtol {RTOL}); "
                          "not benchmarking a wrong kernel")
     grad_atol = RTOL * eager_grad.abs().max().item()
     if not torch.allclose(fused_grad, eager_grad, rtol=RTOL, atol=grad_atol):
         worst = (fused_grad - eager_grad).abs().max().item()
-        raise SystemExit(f"error: on {device}, N={pred.shape[0]}, the fused gradient differs from the "
+        raise SystemExit(f"error: {loss} on {device}, N={pred.shape[0]}, the fused gradient differs from the "
                          f"eager reference by up to {worst:.3g} (rtol {RTOL}, atol {grad_atol:.3g}); "
                          "not benchmarking a wrong kernel")
 
@@ -121,10 +135,10 @@ def make_step(fn, pred: torch.Tensor, target: torch.Tensor, pass_: str) -> tuple
     return step, setup
 
 
-def compile_reference(pred: torch.Tensor, target: torch.Tensor, pass_: str) -> tuple:
+def compile_reference(loss: str, pred: torch.Tensor, target: torch.Tensor, pass_: str) -> tuple:
     """(compiled reference, compile seconds) for this case, or (None, None) if compilation fails."""
     torch._dynamo.reset()
-    compiled = torch.compile(adaptive_wing_loss_reference, dynamic=False)
+    compiled = torch.compile(LOSSES[loss][1], dynamic=False)
     step, setup = make_step(compiled, pred, target, pass_)
     start = time.perf_counter()
     try:
@@ -139,19 +153,19 @@ def compile_reference(pred: torch.Tensor, target: torch.Tensor, pass_: str) -> t
     return compiled, time.perf_counter() - start
 
 
-def bench_case(device: str, pred: torch.Tensor, target: torch.Tensor, pass_: str, args) -> dict:
-    """Time every implementation on one (device, N, pass) case."""
+def bench_case(loss: str, device: str, pred: torch.Tensor, target: torch.Tensor, pass_: str, args) -> dict:
+    """Time every implementation on one (loss, device, N, pass) case."""
     n = pred.shape[0]
-    functions = {"fused": awing_ext.adaptive_wing_loss, "eager": adaptive_wing_loss_reference}
+    functions = dict(zip(("fused", "eager"), LOSSES[loss]))
     compile_s = None
     if not args.no_compile:
-        log(f"[{device} N={n} {pass_}] compiling the reference ...")
-        functions["compiled"], compile_s = compile_reference(pred, target, pass_)
+        log(f"[{loss} {device} N={n} {pass_}] compiling the reference ...")
+        functions["compiled"], compile_s = compile_reference(loss, pred, target, pass_)
     timings = {}
     for name, fn in functions.items():
         if fn is None:
             continue
-        log(f"[{device} N={n} {pass_}] timing {name} ...")
+        log(f"[{loss} {device} N={n} {pass_}] timing {name} ...")
         step, setup = make_step(fn, pred, target, pass_)
         timings[name] = time_ms(step, device, repeat=args.repeat, warmup=args.warmup, setup=setup)
     out = torch.empty_like(pred)
@@ -159,7 +173,7 @@ def bench_case(device: str, pred: torch.Tensor, target: torch.Tensor, pass_: str
                                repeat=args.repeat, warmup=args.warmup)
     median = {name: timings[name].median_ms if name in timings else None for name in IMPLEMENTATIONS}
     return {
-        "device": device, "N": n, "C": CHANNELS, "H": HEIGHT, "W": WIDTH, "dtype": "float32", "pass": pass_,
+        "loss": loss, "device": device, "N": n, "C": CHANNELS, "H": HEIGHT, "W": WIDTH, "dtype": "float32", "pass": pass_,
         "median_ms": median,
         "speedup_vs_eager": ratio(median["eager"], median["fused"]),
         "speedup_vs_compiled": ratio(median["compiled"], median["fused"]),
@@ -170,9 +184,9 @@ def bench_case(device: str, pred: torch.Tensor, target: torch.Tensor, pass_: str
 
 
 def results_table(results: list) -> str:
-    headers = ["device", "N", "pass", "fused ms", "eager ms", "compiled ms", "floor ms",
+    headers = ["loss", "device", "N", "pass", "fused ms", "eager ms", "compiled ms", "floor ms",
                "speed-up vs eager", "speed-up vs compiled", "fused/floor"]
-    rows = [[r["device"], r["N"], r["pass"], *(fmt(r["median_ms"][name], ".3f") for name in IMPLEMENTATIONS),
+    rows = [[r["loss"], r["device"], r["N"], r["pass"], *(fmt(r["median_ms"][name], ".3f") for name in IMPLEMENTATIONS),
              fmt(r["speedup_vs_eager"], ".2f"), fmt(r["speedup_vs_compiled"], ".2f"),
              fmt(r["fused_over_floor"], ".2f")] for r in results]
     return markdown_table(headers, rows)
@@ -185,7 +199,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
                         help="batch sizes N to run (default: 8 32; 8 with --quick)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile column")
+    parser.add_argument("--losses", default="awing",
+                        help=f"comma-separated losses to time, or 'all' ({','.join(LOSSES)}); default awing")
     args = parser.parse_args(argv)
+    args.losses = list(LOSSES) if args.losses == "all" else [name.strip() for name in args.losses.split(",")]
+    unknown = [name for name in args.losses if name not in LOSSES]
+    if unknown:
+        parser.error(f"--losses: unknown {', '.join(unknown)}; choose from {', '.join(LOSSES)} or all")
     if args.repeat is None:
         args.repeat = 5 if args.quick else 30
     if args.warmup is None:
@@ -216,9 +236,10 @@ def main(argv=None) -> None:
         inputs[n] = {"fraction_abs_diff_ge_theta": linear, "target_max": target.max().item()}
         for device in devices:
             pred_d, target_d = pred.to(device), target.to(device)
-            check_correctness(pred_d, target_d, device)
-            for pass_ in PASSES:
-                results.append(bench_case(device, pred_d, target_d, pass_, args))
+            for loss in args.losses:
+                check_correctness(loss, pred_d, target_d, device)
+                for pass_ in PASSES:
+                    results.append(bench_case(loss, device, pred_d, target_d, pass_, args))
 
     print(results_table(results))
     print(f"\nTimes: median wall-clock ms. Speed-up = other / fused; fused/floor = fused / floor.\n{FLOOR_NOTE}")
@@ -226,9 +247,9 @@ def main(argv=None) -> None:
           + ", ".join(f"N={n}: {s['fraction_abs_diff_ge_theta']:.3%}" for n, s in inputs.items()))
 
     write_json(args.json, {
-        "benchmark": "adaptive_wing_loss",
+        "benchmark": "heatmap_losses",
         "environment": env,
-        "config": {"devices": devices, "batch_sizes": args.batch_sizes, "repeat": args.repeat,
+        "config": {"losses": args.losses, "devices": devices, "batch_sizes": args.batch_sizes, "repeat": args.repeat,
                    "warmup": args.warmup, "compile": not args.no_compile, "C": CHANNELS, "H": HEIGHT,
                    "W": WIDTH, "dtype": "float32", "sigma": SIGMA, "localisation_error": LOCALISATION_ERROR,
                    "noise": NOISE, "seed": SEED, "correctness_rtol": RTOL},

@@ -15,6 +15,11 @@
 #include "awing/decode_heatmaps.h"
 #include "awing/launch_plan.h"
 #include "awing/loss_map_mask.h"
+#include "awing/losses/focal.h"
+#include "awing/losses/l1.h"
+#include "awing/losses/mse.h"
+#include "awing/losses/smooth_l1.h"
+#include "awing/losses/wing.h"
 #include "awing/render_boundaries.h"
 #include "awing/render_heatmaps.h"
 #include "awing/soft_argmax.h"
@@ -24,6 +29,24 @@ TORCH_LIBRARY(awing_ext, m) {
       "adaptive_wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weights, "
       "float omega, float theta, float epsilon, float alpha, float W, float threshold, "
       "int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
+  // The rest of the heatmap-loss family, on AWing's kernel (awing_ext/heatmap_losses.py).
+  m.def(
+      "mse_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weights, float W, "
+      "float threshold, int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
+  m.def(
+      "l1_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weights, float W, "
+      "float threshold, int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
+  m.def(
+      "smooth_l1_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weights, float beta, "
+      "float W, float threshold, int kernel_size, str reduction, bool compute_grad) -> (Tensor, Tensor)");
+  m.def(
+      "wing_loss(Tensor pred, Tensor target, Tensor? target_weight, Tensor? weights, float omega, "
+      "float epsilon, float W, float threshold, int kernel_size, str reduction, bool compute_grad) "
+      "-> (Tensor, Tensor)");
+  m.def(
+      "focal_heatmap_loss(Tensor logits, Tensor target, Tensor? target_weight, Tensor? weights, "
+      "float alpha, float beta, float positive_threshold, float W, float threshold, int kernel_size, "
+      "str reduction, bool compute_grad) -> (Tensor, Tensor)");
   // Training targets and decoding (awing_ext/<op>.py documents each).
   m.def(
       "render_heatmaps(Tensor landmarks, Tensor? visible, int height, int width, float sigma, "
@@ -73,17 +96,53 @@ pybind11::dict plan_loss_launch(int64_t numel, int64_t width,
 
 // The argument checks, bound for the fake kernels (awing_ext/<op>.py) and module constructors.
 // Each raises the kernels' own error (RuntimeError) and returns nothing.
+using OptionalTensor = std::optional<at::Tensor>;
+
 void check_adaptive_wing_loss_args(const at::Tensor& pred, const at::Tensor& target,
-                                   const std::optional<at::Tensor>& target_weight,
-                                   const std::optional<at::Tensor>& weights, double omega, double theta,
-                                   double epsilon, int64_t kernel_size, const std::string& reduction) {
-  awing::check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon,
-                                       kernel_size, reduction);
+                                   const OptionalTensor& target_weight, const OptionalTensor& weights,
+                                   double omega, double theta, double epsilon, double W, double threshold,
+                                   int64_t kernel_size, const std::string& reduction) {
+  awing::check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, W,
+                                       threshold, kernel_size, reduction);
 }
 
-void check_adaptive_wing_loss_params(double omega, double theta, double epsilon, int64_t kernel_size,
-                                     const std::string& reduction) {
-  awing::check_adaptive_wing_loss_params(omega, theta, epsilon, kernel_size, reduction);
+void check_adaptive_wing_loss_params(double omega, double theta, double epsilon, double W, double threshold,
+                                     int64_t kernel_size, const std::string& reduction) {
+  awing::check_adaptive_wing_loss_params(omega, theta, epsilon, W, threshold, kernel_size, reduction);
+}
+
+void check_mse_loss_args(const at::Tensor& pred, const at::Tensor& target, const OptionalTensor& target_weight,
+                         const OptionalTensor& weights, double W, double threshold, int64_t kernel_size,
+                         const std::string& reduction) {
+  awing::check_mse_loss_args(pred, target, target_weight, weights, W, threshold, kernel_size, reduction);
+}
+
+void check_l1_loss_args(const at::Tensor& pred, const at::Tensor& target, const OptionalTensor& target_weight,
+                        const OptionalTensor& weights, double W, double threshold, int64_t kernel_size,
+                        const std::string& reduction) {
+  awing::check_l1_loss_args(pred, target, target_weight, weights, W, threshold, kernel_size, reduction);
+}
+
+void check_smooth_l1_loss_args(const at::Tensor& pred, const at::Tensor& target, const OptionalTensor& target_weight,
+                               const OptionalTensor& weights, double beta, double W, double threshold,
+                               int64_t kernel_size, const std::string& reduction) {
+  awing::check_smooth_l1_loss_args(pred, target, target_weight, weights, beta, W, threshold, kernel_size,
+                                   reduction);
+}
+
+void check_wing_loss_args(const at::Tensor& pred, const at::Tensor& target, const OptionalTensor& target_weight,
+                          const OptionalTensor& weights, double omega, double epsilon, double W, double threshold,
+                          int64_t kernel_size, const std::string& reduction) {
+  awing::check_wing_loss_args(pred, target, target_weight, weights, omega, epsilon, W, threshold, kernel_size,
+                              reduction);
+}
+
+void check_focal_heatmap_loss_args(const at::Tensor& logits, const at::Tensor& target,
+                                   const OptionalTensor& target_weight, const OptionalTensor& weights, double alpha,
+                                   double beta, double positive_threshold, double W, double threshold,
+                                   int64_t kernel_size, const std::string& reduction) {
+  awing::check_focal_heatmap_loss_args(logits, target, target_weight, weights, alpha, beta, positive_threshold, W,
+                                       threshold, kernel_size, reduction);
 }
 
 void check_decode_heatmaps_args(const at::Tensor& heatmaps, const std::string& method) {
@@ -103,6 +162,12 @@ PYBIND11_MODULE(_C, m) {
   // The ops' argument checks (include/awing/<op>.h), for the fake kernels.
   m.def("check_adaptive_wing_loss_args", &check_adaptive_wing_loss_args);
   m.def("check_adaptive_wing_loss_params", &check_adaptive_wing_loss_params);
+  m.def("check_mse_loss_args", &check_mse_loss_args);
+  m.def("check_l1_loss_args", &check_l1_loss_args);
+  m.def("check_smooth_l1_loss_args", &check_smooth_l1_loss_args);
+  m.def("check_wing_loss_args", &check_wing_loss_args);
+  m.def("check_focal_heatmap_loss_args", &check_focal_heatmap_loss_args);
+  m.def("check_focal_heatmap_loss_params", &awing::check_focal_heatmap_loss_params);
   m.def("check_loss_map_mask_args", &awing::check_loss_map_mask_args);
   m.def("check_render_heatmaps_args", &awing::check_render_heatmaps_args);
   m.def("check_render_boundaries_args", &awing::check_render_boundaries_args);

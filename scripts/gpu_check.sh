@@ -104,7 +104,7 @@ names=() kinds=() groups=() limits=() tools=() cmds=()
 step() { names+=("$1"); kinds+=("$2"); groups+=("$3"); limits+=("$4"); tools+=("$5"); cmds+=("$6"); }
 step environment correctness - 30 - "$py_q scripts/gpu_environment.py $work_q/env.json"
 step build correctness - 240 - "$py_q scripts/gpu_steps.py build $build_flag$work_q/build_info.json"
-step bench-loss benchmark - 90 - "$py_q -m benchmarks.bench_loss --devices cuda --batch-sizes 32 --repeat 30 --json $work_q/loss.json"
+step bench-loss benchmark - 150 - "$py_q -m benchmarks.bench_loss --devices cuda --batch-sizes 32 --losses all --repeat 30 --json $work_q/loss.json"
 step bench-targets benchmark - 45 - "$py_q -m benchmarks.bench_targets --devices cuda --batch-sizes 32 64 --repeat 30 --json $work_q/targets.json"
 step cuda-tests correctness - 150 - "$py_q -m pytest -p no:cacheprovider -q -rs -m '' -k cuda --ignore-glob='tests/tools/test_gpu_check*' tests --junitxml=$work_q/cuda_tests.xml; rc=\$?; $py_q scripts/gpu_steps.py cuda-skips $work_q/cuda_tests.xml || rc=1; exit \$rc"
 step sanitizer-probe probe - 45 - "$py_q scripts/gpu_steps.py probe compute-sanitizer $sanitizer_q $tmp_q"

@@ -133,18 +133,19 @@ def failures_section(rows, work: Path) -> str:
 def loss_section(data) -> str:
     if data is None:
         return "loss.json is missing (the loss benchmark did not run or failed)."
-    rows = [[r["device"], r["N"], r["pass"], fmt(r["median_ms"]["fused"]), fmt(r["median_ms"]["eager"]),
+    rows = [[r.get("loss", "awing"), r["device"], r["N"], r["pass"], fmt(r["median_ms"]["fused"]), fmt(r["median_ms"]["eager"]),
              fmt(r["median_ms"]["compiled"]), fmt(r["median_ms"]["floor"]), fmt(r["speedup_vs_eager"], ".2f"),
              fmt(r["speedup_vs_compiled"], ".2f"), fmt(r["fused_over_floor"], ".2f")] for r in data["results"]]
-    text = table(["device", "N", "pass", "fused ms", "eager ms", "compiled ms", "floor ms", "eager/fused",
+    text = table(["loss", "device", "N", "pass", "fused ms", "eager ms", "compiled ms", "floor ms", "eager/fused",
                   "compiled/fused", "fused/floor"], rows)
-    goal = [r for r in data["results"] if r["device"] == "cuda" and r["N"] == 32 and r["pass"] == "fwd+bwd"]
+    goal = [r for r in data["results"] if r["device"] == "cuda" and r["N"] == 32 and r["pass"] == "fwd+bwd"
+            and r.get("loss", "awing") == "awing"]
     if not goal:
         return text + "\n\nNo CUDA N = 32 fwd+bwd row: the goals were not measured."
     r = goal[0]
     goal_rows = [[label, f"{op} {bound}", fmt(r[key], ".2f"), verdict(r[key], op, bound)]
                  for key, op, bound, label in LOSS_GOALS]
-    return text + "\n\nGoals (CUDA, N = 32, float32, forward + backward):\n\n" + table(
+    return text + "\n\nGoals (the AWing loss, CUDA, N = 32, float32, forward + backward):\n\n" + table(
         ["ratio", "goal", "measured", "verdict"], goal_rows)
 
 

@@ -45,6 +45,11 @@ def heatmap_pair(shape, dtype, device, gen):
     return pred.to(dtype), target.to(dtype)
 
 
+# the heatmap-loss family beside AWing, sanitized under "loss" (they share its kernel)
+FAMILY = (awing_ext.mse_loss, awing_ext.l1_loss, awing_ext.smooth_l1_loss, awing_ext.wing_loss,
+          awing_ext.focal_heatmap_loss)
+
+
 def run_loss(device, gen, ops) -> int:
     calls = 0
     variants = itertools.cycle(itertools.product((1, 3, 7), (False, True), (False, True)))
@@ -63,6 +68,11 @@ def run_loss(device, gen, ops) -> int:
                 with torch.no_grad():
                     awing_ext.adaptive_wing_loss(pred, target, tw, kernel_size=k, reduction=reduction)
                 calls += 2
+                for family_loss in FAMILY:   # the same kernel skeleton, another per-pixel loss; W = 0 skips the mask
+                    p = pred.detach().requires_grad_(True)
+                    family_loss(p, target, target_weight=tw, kernel_size=k, reduction=reduction, weights=wm,
+                                W=0.0 if k == 7 else 10.0).backward(grad_out)
+                    calls += 1
             for k in (1, 3, 7) if "loss_map_mask" in ops else ():
                 awing_ext.loss_map_mask(target, 0.2, k)
                 calls += 1

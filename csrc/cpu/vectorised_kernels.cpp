@@ -5,4 +5,5 @@
 // (torch.ops.load_library, from awing_ext/_library.py) registers these kernels for the CPU
 // dispatch key; exactly one capability is loaded, the one torch itself runs with.
 #include "adaptive_wing_loss.cpp"
+#include "heatmap_losses.cpp"
 #include "loss_map_mask.cpp"

@@ -24,6 +24,19 @@ def _loss_args(**change):
     return "adaptive_wing_loss", list(args.values())
 
 
+# the family's own parameters, in schema order, between weights and W
+FAMILY_PARAMS = {"mse_loss": {}, "l1_loss": {}, "smooth_l1_loss": {"beta": 0.1},
+                 "wing_loss": {"omega": 14.0, "epsilon": 1.0},
+                 "focal_heatmap_loss": {"alpha": 2.0, "beta": 4.0, "positive_threshold": 0.75}}
+
+
+def _family_args(op, **change):
+    args = dict(pred=torch.rand(2, 3, 6, 7), target=torch.rand(2, 3, 6, 7), target_weight=None, weights=None,
+                **FAMILY_PARAMS[op], W=10.0, threshold=0.2, kernel_size=3, reduction="mean", compute_grad=False)
+    args.update(change)
+    return op, list(args.values())
+
+
 def _mask_args(**change):
     args = dict(target=torch.rand(2, 3, 6, 7), threshold=0.2, kernel_size=3)
     args.update(change)
@@ -84,6 +97,30 @@ BAD_ARGUMENTS = [
     ("loss-weights-shape", _loss_args(weights=torch.ones(2, 3, 6)), "adaptive_wing_loss: weights must have the shape of pred"),
     ("loss-weights-int", _loss_args(weights=torch.ones(2, 3, 6, 7, dtype=torch.int32)),
      "adaptive_wing_loss: weights must be a floating-point tensor"),
+    ("loss-W-negative", _loss_args(W=-1.0), r"adaptive_wing_loss: W \(the loss-map weight\) must be >= 0, got -1"),
+    ("mse-pred-3d", _family_args("mse_loss", pred=torch.rand(3, 6, 7)), r"mse_loss: pred must be 4-D \(N, C, H, W\)"),
+    ("mse-target-dtype", _family_args("mse_loss", target=torch.rand(2, 3, 6, 7, dtype=torch.float64)),
+     "mse_loss: target must have the dtype of pred"),
+    ("mse-reduction", _family_args("mse_loss", reduction="avg"), "mse_loss: reduction must be 'none', 'mean' or 'sum'"),
+    ("l1-kernel", _family_args("l1_loss", kernel_size=0), "l1_loss: kernel_size must be a positive odd integer"),
+    ("l1-W-nan", _family_args("l1_loss", W=float("nan")), r"l1_loss: W \(the loss-map weight\) must be >= 0, got nan"),
+    ("smooth-l1-beta", _family_args("smooth_l1_loss", beta=-0.5), "smooth_l1_loss: beta must be >= 0, got -0.5"),
+    ("smooth-l1-target-weight", _family_args("smooth_l1_loss", target_weight=torch.ones(3, 3)),
+     r"smooth_l1_loss: target_weight must have shape \(N, C\) = \(2, 3\)"),
+    ("wing-omega", _family_args("wing_loss", omega=0.0), "wing_loss: omega must be > 0, got 0"),
+    ("wing-epsilon", _family_args("wing_loss", epsilon=-1.0), "wing_loss: epsilon must be > 0, got -1"),
+    ("wing-weights", _family_args("wing_loss", weights=torch.ones(2, 3, 6)), "wing_loss: weights must have the shape of pred"),
+    ("focal-logits-int", _family_args("focal_heatmap_loss", pred=torch.ones(2, 3, 6, 7, dtype=torch.int64),
+                                      target=torch.ones(2, 3, 6, 7, dtype=torch.int64)),
+     "focal_heatmap_loss: logits must be float32, float64, float16 or bfloat16"),
+    ("focal-target-shape", _family_args("focal_heatmap_loss", target=torch.rand(2, 3, 7, 7)),
+     "focal_heatmap_loss: target must have the shape of logits"),
+    ("focal-alpha", _family_args("focal_heatmap_loss", alpha=-1.0), "focal_heatmap_loss: alpha must be >= 0, got -1"),
+    ("focal-beta", _family_args("focal_heatmap_loss", beta=float("nan")), "focal_heatmap_loss: beta must be >= 0, got nan"),
+    ("focal-positive-threshold", _family_args("focal_heatmap_loss", positive_threshold=1.5),
+     r"focal_heatmap_loss: positive_threshold must be in \(0, 1\]"),
+    ("focal-positive-threshold-zero", _family_args("focal_heatmap_loss", positive_threshold=0.0),
+     r"focal_heatmap_loss: positive_threshold must be in \(0, 1\]"),
     ("mask-3d", _mask_args(target=torch.rand(3, 6, 7)), r"loss_map_mask: target must be 4-D \(N, C, H, W\)"),
     ("mask-int", _mask_args(target=torch.ones(1, 1, 4, 4, dtype=torch.int64)),
      "loss_map_mask: target must be float32, float64, float16 or bfloat16"),
@@ -172,7 +209,8 @@ def test_same_message_on_cpu_meta_and_fake_tensors(case):
 
 @pytest.mark.parametrize("case", [c for c in BAD_ARGUMENTS if c[0] in (
     "loss-theta", "loss-kernel-even", "loss-reduction", "loss-weights-shape", "mask-kernel", "heatmaps-sigma",
-    "heatmaps-visible", "boundaries-index", "decode-method", "soft-argmax-beta")], ids=lambda c: c[0])
+    "heatmaps-visible", "boundaries-index", "decode-method", "soft-argmax-beta", "wing-omega",
+    "focal-positive-threshold", "smooth-l1-target-weight")], ids=lambda c: c[0])
 def test_same_message_under_torch_compile(case):
     """torch.compile traces with fake tensors (here with dynamic shapes): the bad argument is
     refused while tracing, with the kernels' message, instead of passing into the graph."""
@@ -227,7 +265,7 @@ def test_device_mismatch_same_message_on_fake_tensors(which):
 
 
 @pytest.mark.parametrize("name,value", [("omega", 0.0), ("theta", -1.0), ("epsilon", 0.0), ("kernel_size", 4),
-                                        ("reduction", "avg")])
+                                        ("reduction", "avg"), ("W", -1.0), ("threshold", float("nan"))])
 def test_module_checks_with_the_ops_message(name, value):
     """AdaptiveWingLoss refuses bad parameters when built (ValueError), with the op's own words."""
     with pytest.raises(ValueError) as built:

@@ -119,7 +119,7 @@ def test_sanitizer_passes_are_set_up_as_the_tools_need():
 
 
 # The op each CUDA source's kernels belong to (scripts/gpu_sanitize_driver.py --ops).
-KERNEL_OPS = {"adaptive_wing_loss.cu": "loss", "decode_heatmaps.cu": "decode", "render_heatmaps.cu": "heatmaps",
+KERNEL_OPS = {"adaptive_wing_loss.cu": "loss", "heatmap_losses.cu": "loss", "decode_heatmaps.cu": "decode", "render_heatmaps.cu": "heatmaps",
               "render_boundaries.cu": "boundaries", "loss_map_mask.cu": "loss_map_mask",
               "soft_argmax.cu": "soft_argmax"}
 

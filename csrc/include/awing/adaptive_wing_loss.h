@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "awing/checks.h"
+#include "awing/heatmap_loss.h"
 #include "awing/math.h"
 #include "awing/reduction.h"
 
@@ -69,15 +70,30 @@ AWING_HD void adaptive_wing_value_and_grad(V pred, V target, const AWingParams<T
   grad = vselect(vlt(diff, zero), zero - dl_dd, dl_dd);
 }
 
+// The loss as the functor the shared kernels (cpu/heatmap_loss_kernel.h,
+// cuda/heatmap_loss_kernel.cuh) evaluate per pixel.
+template <typename T>
+struct AWingLoss {
+  AWingParams<T> prm;
+
+  AWingLoss(double omega, double theta, double epsilon, double alpha) : prm(omega, theta, epsilon, alpha) {}
+
+  template <typename V>
+  AWING_HD void operator()(const V& pred, const V& target, V& loss, V& grad) const {
+    adaptive_wing_value_and_grad(pred, target, prm, loss, grad);
+  }
+};
+
 // Validates the loss's scalar parameters; returns the parsed reduction. AdaptiveWingLoss checks
 // its parameters with this when it is built (awing_ext._C.check_adaptive_wing_loss_params).
-inline Reduction check_adaptive_wing_loss_params(double omega, double theta, double epsilon,
-                                                 int64_t kernel_size, std::string_view reduction) {
+inline Reduction check_adaptive_wing_loss_params(double omega, double theta, double epsilon, double W,
+                                                 double threshold, int64_t kernel_size,
+                                                 std::string_view reduction) {
   constexpr const char* op = "adaptive_wing_loss";
   check_positive(omega, op, "omega");
   check_positive(theta, op, "theta");
   check_positive(epsilon, op, "epsilon");
-  check_kernel_size(kernel_size, op);
+  check_loss_map({W, threshold, kernel_size}, op);
   return parse_reduction(reduction, op);
 }
 
@@ -86,35 +102,15 @@ inline Reduction check_adaptive_wing_loss_params(double omega, double theta, dou
 inline Reduction check_adaptive_wing_loss_args(const at::Tensor& pred, const at::Tensor& target,
                                                const std::optional<at::Tensor>& target_weight,
                                                const std::optional<at::Tensor>& weights,
-                                               double omega, double theta, double epsilon,
-                                               int64_t kernel_size, std::string_view reduction) {
+                                               double omega, double theta, double epsilon, double W,
+                                               double threshold, int64_t kernel_size,
+                                               std::string_view reduction) {
   constexpr const char* op = "adaptive_wing_loss";
-  check_heatmap(pred, op, "pred");
-  TORCH_CHECK(target.dim() == 4, op, ": target must be 4-D (N, C, H, W), got ", target.dim(),
-              "-D tensor of shape ", target.sym_sizes());
-  check_same(pred, target, op, "pred", "target");
-  const Reduction red = check_adaptive_wing_loss_params(omega, theta, epsilon, kernel_size, reduction);
-  if (target_weight.has_value()) {
-    const auto& tw = *target_weight;
-    TORCH_CHECK(tw.dim() == 2 && tw.sym_size(0) == pred.sym_size(0) &&
-                    tw.sym_size(1) == pred.sym_size(1),
-                op, ": target_weight must have shape (N, C) = (", pred.sym_size(0), ", ",
-                pred.sym_size(1), "), got ", tw.sym_sizes());
-    TORCH_CHECK(is_supported_float(tw.scalar_type()), op,
-                ": target_weight must be a floating-point tensor, got ", tw.scalar_type());
-    TORCH_CHECK(tw.device() == pred.device(), op, ": target_weight must be on the device of pred (",
-                pred.device(), "), got ", tw.device());
-  }
-  if (weights.has_value()) {
-    const auto& wm = *weights;
-    TORCH_CHECK(wm.sym_sizes() == pred.sym_sizes(), op, ": weights must have the shape of pred ",
-                pred.sym_sizes(), ", got ", wm.sym_sizes());
-    TORCH_CHECK(is_supported_float(wm.scalar_type()), op,
-                ": weights must be a floating-point tensor, got ", wm.scalar_type());
-    TORCH_CHECK(wm.device() == pred.device(), op, ": weights must be on the device of pred (",
-                pred.device(), "), got ", wm.device());
-  }
-  return red;
+  check_positive(omega, op, "omega");
+  check_positive(theta, op, "theta");
+  check_positive(epsilon, op, "epsilon");
+  return check_heatmap_loss_args(op, "pred", pred, target, target_weight, weights, {W, threshold, kernel_size},
+                                 reduction);
 }
 
 }  // namespace awing

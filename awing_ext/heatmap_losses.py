@@ -1,0 +1,160 @@
+"""The heatmap-loss family beside the Adaptive Wing loss, as fused torch ops on AWing's kernel.
+
+Each loss runs the kernel skeleton of :func:`awing_ext.adaptive_wing_loss` (one pass computing
+the per-pixel loss, its weight and, when pred needs a gradient, dLoss/dpred; CPU vectorised and
+CUDA; sums accumulated in double in a fixed order, so results are bitwise reproducible) with its
+own per-pixel value and derivative (csrc/include/awing/losses/<loss>.h):
+
+=======================  ===============================================================
+``mse_loss``             (p - y)^2
+``l1_loss``              |p - y|
+``smooth_l1_loss``       torch's smooth L1: 0.5 d^2 / beta if d < beta, else d - 0.5 beta
+``wing_loss``            Feng et al., CVPR 2018: omega ln(1 + d / epsilon) if d < omega, else d - C
+``focal_heatmap_loss``   CornerNet's penalty-reduced focal loss on logits (Law & Deng, ECCV 2018)
+=======================  ===============================================================
+
+Every pixel's loss is multiplied by AWing's weighted loss map W * M + 1, M = 1 where the
+kernel_size x kernel_size grey dilation of the target is > threshold (``W=0`` turns it off:
+weight 1 everywhere), or by an explicit per-pixel ``weights``, and by the optional per-landmark
+``target_weight[n, c]``. Reductions as for adaptive_wing_loss: "none" (the weighted loss map),
+"sum" (0 for empty inputs), "mean" (the sum over N*C*H*W; NaN for empty inputs); the focal loss's
+"mean" divides by the number of positive pixels instead (see focal_heatmap_loss). Differentiable
+once with respect to pred only. Arguments are checked once, in C++, by the kernels and by the
+fake kernels (so CPU, CUDA and torch.compile fail alike, with a RuntimeError naming the argument).
+"""
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from ._common import integer_arg, opmath_dtype
+from ._library import _C, ops
+
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "wing_loss", "focal_heatmap_loss"]
+
+
+def _register(name: str, check: Callable) -> None:
+    """The fake kernel (shapes after `check`) and the autograd formula of op awing_ext::`name`,
+    whose arguments are (pred, target, target_weight, weights, *params, W, threshold, kernel_size,
+    reduction, compute_grad) and whose outputs are (loss, dLoss/dpred)."""
+    qualname = f"awing_ext::{name}"
+
+    @torch.library.register_fake(qualname)
+    def _fake(pred, target, *args):
+        reduction, compute_grad = args[-2], args[-1]
+        check(pred, target, *args[:-1])
+        loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
+        grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=opmath_dtype(pred.dtype))
+        return loss, grad
+
+    def _setup_context(ctx, inputs, output):
+        ctx.pred_dtype = inputs[0].dtype
+        ctx.pred_numel = inputs[0].numel()
+        ctx.num_inputs = len(inputs)
+        _, grad = output
+        ctx.save_for_backward(grad)
+        ctx.mark_non_differentiable(grad)
+
+    def _backward(ctx, grad_loss, _unused):
+        (grad,) = ctx.saved_tensors
+        if grad.numel() != ctx.pred_numel:
+            raise RuntimeError(f"{name}: backward needs the derivative from the forward pass, which was called "
+                               f"with compute_grad=False; call awing_ext.{name} instead of the raw op")
+        return ((grad * grad_loss).to(ctx.pred_dtype),) + (None,) * (ctx.num_inputs - 1)
+
+    torch.library.register_autograd(qualname, _backward, setup_context=_setup_context)
+
+
+_register("mse_loss", _C.check_mse_loss_args)
+_register("l1_loss", _C.check_l1_loss_args)
+_register("smooth_l1_loss", _C.check_smooth_l1_loss_args)
+_register("wing_loss", _C.check_wing_loss_args)
+_register("focal_heatmap_loss", _C.check_focal_heatmap_loss_args)
+
+
+def _run(name: str, pred: Tensor, target: Tensor, params: tuple, target_weight: Optional[Tensor],
+         weights: Optional[Tensor], W: float, threshold: float, kernel_size: int, reduction: str) -> Tensor:
+    if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{name}: pred and target must be torch.Tensor, got {type(pred).__name__} and "
+                        f"{type(target).__name__}")
+    grad_mode = torch.is_grad_enabled()
+    if grad_mode and target.requires_grad:
+        raise RuntimeError(f"{name}: the target is a label and gets no gradient; pass target.detach()")
+    compute_grad = grad_mode and pred.requires_grad
+    op = getattr(ops, name)
+    loss, _ = op(pred, target, target_weight, weights, *(float(p) for p in params), float(W), float(threshold),
+                 integer_arg(kernel_size, "kernel_size", name), reduction, compute_grad)
+    return loss
+
+
+def mse_loss(pred: Tensor, target: Tensor, *, W: float = 10.0, threshold: float = 0.2, kernel_size: int = 3,
+             target_weight: Optional[Tensor] = None, reduction: str = "mean",
+             weights: Optional[Tensor] = None) -> Tensor:
+    """Squared error (p - y)^2 of heatmaps (N, C, H, W), weighted and reduced as the module
+    docstring says. With ``W=0`` and "mean" it is torch.nn.functional.mse_loss."""
+    return _run("mse_loss", pred, target, (), target_weight, weights, W, threshold, kernel_size, reduction)
+
+
+def l1_loss(pred: Tensor, target: Tensor, *, W: float = 10.0, threshold: float = 0.2, kernel_size: int = 3,
+            target_weight: Optional[Tensor] = None, reduction: str = "mean",
+            weights: Optional[Tensor] = None) -> Tensor:
+    """Absolute error |p - y| (derivative sign(p - y), 0 where p == y, as torch's l1_loss)."""
+    return _run("l1_loss", pred, target, (), target_weight, weights, W, threshold, kernel_size, reduction)
+
+
+def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, W: float = 10.0, threshold: float = 0.2,
+                   kernel_size: int = 3, target_weight: Optional[Tensor] = None, reduction: str = "mean",
+                   weights: Optional[Tensor] = None) -> Tensor:
+    """torch's smooth L1 (torch.nn.functional.smooth_l1_loss, same beta and default): with
+    d = |p - y|, 0.5 d^2 / beta where d < beta, else d - 0.5 beta; beta = 0 is the L1 loss; beta >= 0.
+    Heatmap differences are at most about 1, so beta = 1 is half the squared error everywhere;
+    a smaller beta (training's default is 0.1) gives the L1 tail its role."""
+    return _run("smooth_l1_loss", pred, target, (beta,), target_weight, weights, W, threshold, kernel_size, reduction)
+
+
+def wing_loss(pred: Tensor, target: Tensor, *, omega: float = 14.0, epsilon: float = 1.0, W: float = 10.0,
+              threshold: float = 0.2, kernel_size: int = 3, target_weight: Optional[Tensor] = None,
+              reduction: str = "mean", weights: Optional[Tensor] = None) -> Tensor:
+    """The Wing loss (Feng et al., CVPR 2018): with d = |p - y|, omega ln(1 + d / epsilon) where
+    d < omega, else d - C (C = omega - omega ln(1 + omega / epsilon): continuous at omega);
+    omega, epsilon > 0.
+
+    Defaults: Feng et al. chose omega = 10, epsilon = 2 for coordinates in pixels, where errors of
+    tens of pixels reach the linear part. Heatmap differences lie in [0, 1], so here the defaults
+    are AWing's omega = 14 and epsilon = 1 (Wang et al., ICCV 2019, sec. 4.1): the same scale as the
+    Adaptive Wing loss, from which Wing then differs only by its constant exponent (1 instead of
+    alpha - y) and the missing linear part beyond theta, which is what the AWing paper compares.
+    """
+    return _run("wing_loss", pred, target, (omega, epsilon), target_weight, weights, W, threshold, kernel_size,
+                reduction)
+
+
+def focal_heatmap_loss(logits: Tensor, target: Tensor, *, alpha: float = 2.0, beta: float = 4.0,
+                       positive_threshold: float = 0.75, W: float = 10.0, threshold: float = 0.2,
+                       kernel_size: int = 3, target_weight: Optional[Tensor] = None, reduction: str = "mean",
+                       weights: Optional[Tensor] = None) -> Tensor:
+    """CornerNet's penalty-reduced focal loss (Law & Deng, ECCV 2018, eq. 1) on *logits*, the
+    sigmoid fused: with p = sigmoid(logits), where target >= positive_threshold
+
+        -(1 - p)^alpha log(p),
+
+    elsewhere -(1 - y)^beta p^alpha log(1 - p); evaluated through softplus, so any finite logit
+    gives a finite loss. alpha, beta >= 0; positive_threshold in (0, 1].
+
+    positive_threshold: CornerNet's positives are the pixels where the Gaussian target is exactly
+    1, but a landmark with a sub-pixel centre renders a peak below 1 (down to exp(-1/(4 sigma^2))
+    ~ 0.78 for sigma = 1 with the centre between four pixels), so with 1 a plane could have no
+    positive at all. The default 0.75 makes every visible landmark (sigma = 1) have between one
+    and four positive pixels, those within 0.76 px of its centre.
+
+    Reductions: "mean" divides the (weighted) sum by the number of positive pixels of the batch
+    (at least 1: a batch without positives gives the plain sum), as CornerNet normalises;
+    "sum" is the plain sum and "none" the per-pixel map, neither normalised.
+
+    The model must output logits (no sigmoid or ReLU on the last layer): passing probabilities
+    in [0, 1] still runs but treats them as logits (sigmoid(0.5) = 0.62), which is a wrong loss,
+    not an error the op can detect. Decode the heatmaps of a model trained with it from
+    sigmoid(logits) or from the logits themselves (argmax-based decoding is unchanged by the
+    monotone sigmoid)."""
+    return _run("focal_heatmap_loss", logits, target, (alpha, beta, positive_threshold), target_weight, weights, W,
+                threshold, kernel_size, reduction)
