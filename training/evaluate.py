@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
                                     skip_bad=common["skip_bad"], crop=common["crop"], workers=args.workers)
     out = Path(args.out or Path(args.checkpoint).parent)
     codec = replace(HeatmapCodec.for_model(model.config, scheme, cfg.get("sigma", 1.0)), decode_method=args.decode,
-                    decode_beta=args.decode_beta or DEFAULT_DECODE_BETA)
+                    decode_beta=args.decode_beta or DEFAULT_DECODE_BETA, logits=cfg.get("loss") == "focal")
     report = evaluate_split(model, codec, dataset,
                             baseline, device=device, out=out, suffix=f"_{args.split}",
                             title=f"CED, {name} {args.split}", batch_size=args.batch_size,

@@ -48,6 +48,7 @@ class HeatmapCodec:
     boundary_sigma: float = 1.0
     decode_method: str = "dark"             # one of DECODE_METHODS
     decode_beta: float = DEFAULT_DECODE_BETA  # integral's softmax sharpness; unused by the others
+    logits: bool = False                    # heatmaps are logits (a --loss focal model): decode sigmoid(heatmaps)
 
     def __post_init__(self):
         if self.decode_method not in DECODE_METHODS:
@@ -88,6 +89,8 @@ class HeatmapCodec:
     def decode(self, heatmaps: Tensor, num_landmarks: int) -> Tuple[Tensor, Tensor]:
         """Landmarks (N, K, 2) in crop pixels and scores (N, K) from the first K channels."""
         heat = heatmaps[:, :num_landmarks].float()
+        if self.logits:   # the probabilities the focal loss trained; also DARK's log needs values > 0
+            heat = torch.sigmoid(heat)
         if self.decode_method == "integral":
             coords = awing_ext.soft_argmax(heat, self.decode_beta)
             scores = awing_ext.decode_heatmaps(heat, "quarter")[1]   # the peak value, as dark's score

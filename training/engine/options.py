@@ -7,6 +7,7 @@ import sys
 from .cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
 from .config import RUN_ONLY, OptionTable, RaisingParser, config_path_in, config_to_argv, load_config
 from ..data.registry import DATASETS
+from .criterion import INTEGRAL_LOSSES, LOSSES
 from ..data.transforms import AugmentConfig
 from ..models import MODEL_NAMES, PRESETS, model_option
 
@@ -49,6 +50,7 @@ def build_parser(parser_class=argparse.ArgumentParser, given_only: bool = False,
                         "the command line override its values (training/engine/config.py)")
     add_data_options(p)
     add_model_options(p)
+    add_loss_options(p)
     add_run_options(p)
     return parser
 
@@ -129,6 +131,37 @@ def add_model_options(p) -> None:
                    help="channels_last memory format")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
                    help="torch.compile the model for training (the first steps compile; awing_ext's ops are compile-clean)")
+
+
+def add_loss_options(p) -> None:
+    """The loss group: the heatmap loss, its parameters, the loss map and the integral term
+    (training/engine/criterion.py)."""
+    g = p.add_argument_group("loss (training/engine/criterion.py; each loss's parameters apply to it only)")
+    g.add_argument("--loss", default="awing", choices=tuple(LOSSES),
+                   help="heatmap loss on every stack: Adaptive Wing, Wing, MSE, L1, smooth L1 or CornerNet's focal "
+                        "loss (focal: the model's heatmaps are logits)")
+    g.add_argument("--loss-map-weight", type=float_at_least(0), default=10.0, metavar="W",
+                   help="weighted loss map W * M + 1, M = 3x3 dilation of the target > --loss-map-threshold; 0 = off")
+    g.add_argument("--loss-map-threshold", type=float_in(0, 1), default=0.2, help="threshold of the loss map's mask")
+    g.add_argument("--awing-omega", type=float_above(0), default=14.0, help="awing: omega")
+    g.add_argument("--awing-theta", type=float_above(0), default=0.5, help="awing: theta")
+    g.add_argument("--awing-epsilon", type=float_above(0), default=1.0, help="awing: epsilon")
+    g.add_argument("--awing-alpha", type=float_above(0), default=2.1, help="awing: alpha")
+    g.add_argument("--wing-omega", type=float_above(0), default=14.0,
+                   help="wing: omega (the AWing paper's, for heatmap values; Feng et al.'s 10 was for pixels)")
+    g.add_argument("--wing-epsilon", type=float_above(0), default=1.0, help="wing: epsilon")
+    g.add_argument("--smooth-l1-beta", type=float_at_least(0), default=0.1,
+                   help="smooth-l1: beta (torch's 1.0 would be half the MSE for heatmap values in [0, 1])")
+    g.add_argument("--focal-alpha", type=float_at_least(0), default=2.0, help="focal: alpha (CornerNet's)")
+    g.add_argument("--focal-beta", type=float_at_least(0), default=4.0, help="focal: beta (CornerNet's)")
+    g.add_argument("--focal-threshold", type=float_in(0.01, 1), default=0.75,
+                   help="focal: target value from which a pixel is positive (sub-pixel Gaussian peaks are < 1)")
+    g.add_argument("--integral-weight", type=float_at_least(0), default=0.0, metavar="LAMBDA",
+                   help="add LAMBDA x a coordinate loss on each stack's soft-argmax landmarks (AWing + Integral); 0 = off")
+    g.add_argument("--integral-loss", default="l1", choices=INTEGRAL_LOSSES,
+                   help="the coordinate loss: l1, or wing (omega 2.5, epsilon 0.5 heatmap px)")
+    g.add_argument("--integral-beta", type=float_above(0), default=30.0,
+                   help="soft-argmax sharpness: softmax(beta * heatmap) over each plane")
 
 
 def add_run_options(p) -> None:

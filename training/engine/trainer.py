@@ -22,6 +22,7 @@ from tqdm import tqdm
 import awing_ext
 from awing_ext.schemes import get_scheme
 
+from .criterion import build_criterion
 from .checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
 from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset
@@ -171,8 +172,9 @@ class Trainer:
         self.train_set, self.val_set, self.test_set, self.scheme = build_datasets(args, self.input_size)
         self.model, self.net = build_network(args, base, get_scheme(self.scheme).num_points, init, state, source,
                                              self.device, self.dist)
-        self.codec = HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma)
-        self.criterion = awing_ext.AdaptiveWingLoss()
+        self.codec = replace(HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma),
+                             logits=args.loss == "focal")
+        self.criterion = build_criterion(args, get_scheme(self.scheme).num_points)
         self.optimizer, self.scheduler, self.scaler = build_optimizer(args, self.model, self.device, self.amp_dtype)
         self.progress = Progress()
         self.log: Optional[RunLog] = None
@@ -265,7 +267,7 @@ class Trainer:
         target, weight = self.codec.encode(landmarks, visible)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             outputs = self.net(images)
-        loss = sum(self.criterion(out.float(), target, weight) for out in outputs)
+        loss = self.criterion(outputs, target, weight, self.codec.crop_to_heatmap(landmarks.float()), visible)
         # the mean over processes: what is logged, and what every process decides NaN-stops on
         value = all_reduce_sum(loss.detach().reshape(1), self.dist).item() / self.dist.world_size
         if not math.isfinite(value):

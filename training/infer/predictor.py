@@ -130,11 +130,13 @@ class Predictor:
         batch_size: crops per forward pass.
         decode_method: "dark" (default), "quarter" or "integral" (training.data.codec.DECODE_METHODS).
         decode_beta: integral's softmax sharpness (finite, > 0; default codec.DEFAULT_DECODE_BETA).
+        heatmap_logits: the model outputs logits (trained with --loss focal): decode their sigmoid
+            (from_checkpoint reads this from the checkpoint's training options).
     """
 
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
-                 decode_beta: float = DEFAULT_DECODE_BETA):
+                 decode_beta: float = DEFAULT_DECODE_BETA, heatmap_logits: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
@@ -146,7 +148,7 @@ class Predictor:
         self.config = model.config
         self.batch_size = batch_size
         self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, boundary_scheme=None,
-                                  decode_method=decode_method, decode_beta=decode_beta)
+                                  decode_method=decode_method, decode_beta=decode_beta, logits=heatmap_logits)
         self.flip_permutation = flip_permutation_of(self.config.num_landmarks) if flip_test else None
 
     @classmethod
@@ -155,7 +157,9 @@ class Predictor:
         verified; weights with NaN or inf refused: training.engine.checkpoint)."""
         from ..engine.checkpoint import load_checkpoint, load_model
         device = resolve_device(device) if isinstance(device, str) else device
-        model = load_model(load_checkpoint(path, map_location=device), device, str(path))
+        checkpoint = load_checkpoint(path, map_location=device)
+        model = load_model(checkpoint, device, str(path))
+        kwargs.setdefault("heatmap_logits", (checkpoint.get("config") or {}).get("loss") == "focal")
         return cls(model, device, **kwargs)
 
     @property

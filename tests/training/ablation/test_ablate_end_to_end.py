@@ -54,7 +54,6 @@ def test_two_variant_tiny_ablation(tmp_path, capsys):
     assert (out / "sigma-2" / "seed-0" / "results.json").stat().st_mtime_ns == stamp
 
 
-@pytest.mark.xfail(strict=False, reason="needs the --loss/--no-coordconv options")
 @pytest.mark.parametrize("name, variants", [("losses", 9), ("components", 5)])
 def test_shipped_grids_are_valid(name, variants):
     grid = load_grid(REPO / "configs" / "ablation" / f"{name}.toml")

@@ -1,0 +1,89 @@
+"""train's loss: the heatmap loss chosen by --loss on every stack's output (intermediate
+supervision), each weighted by AWing's loss map (--loss-map-weight W: W * M + 1), plus, with
+--integral-weight λ > 0, λ times a coordinate loss on the soft-argmax of every stack's landmark
+heatmaps ("AWing + Integral": integral regression, Sun et al., ECCV 2018).
+
+All losses are awing_ext's fused ops (awing_ext.adaptive_wing_loss, wing_loss, mse_loss, l1_loss,
+smooth_l1_loss, focal_heatmap_loss), also the coordinate losses, which run the same ops on the
+(N, K, 2) coordinates viewed as (N, K, 2, 1) maps without a loss map.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+from dataclasses import dataclass
+from typing import Callable, Dict, Sequence
+
+from torch import Tensor
+
+import awing_ext
+
+__all__ = ["LOSSES", "INTEGRAL_LOSSES", "Criterion", "build_criterion", "heatmap_loss_fn"]
+
+# --loss name -> (the awing_ext function, {its parameter: train option dest})
+LOSSES: Dict[str, tuple] = {
+    "awing": ("adaptive_wing_loss", {"omega": "awing_omega", "theta": "awing_theta", "epsilon": "awing_epsilon",
+                                     "alpha": "awing_alpha"}),
+    "wing": ("wing_loss", {"omega": "wing_omega", "epsilon": "wing_epsilon"}),
+    "mse": ("mse_loss", {}),
+    "l1": ("l1_loss", {}),
+    "smooth-l1": ("smooth_l1_loss", {"beta": "smooth_l1_beta"}),
+    "focal": ("focal_heatmap_loss", {"alpha": "focal_alpha", "beta": "focal_beta",
+                                     "positive_threshold": "focal_threshold"}),
+}
+
+# Feng et al.'s Wing parameters for coordinates (omega = 10, epsilon = 2 input pixels), in
+# heatmap pixels, which are 4 input pixels wide.
+INTEGRAL_WING = {"omega": 2.5, "epsilon": 0.5}
+INTEGRAL_LOSSES = ("l1", "wing")
+
+
+def heatmap_loss_fn(args: argparse.Namespace) -> Callable[..., Tensor]:
+    """The --loss op with its parameters and the loss map bound: fn(pred, target, target_weight)."""
+    if args.loss not in LOSSES:
+        raise ValueError(f"--loss: unknown loss {args.loss!r}; choose from {', '.join(LOSSES)}")
+    name, params = LOSSES[args.loss]
+    op = getattr(awing_ext, name)
+    bound = {name: getattr(args, dest) for name, dest in params.items()}
+    return functools.partial(op, W=args.loss_map_weight, threshold=args.loss_map_threshold, **bound)
+
+
+@dataclass
+class Criterion:
+    """loss(outputs, target, target_weight, points, visible): the heatmap loss summed over the
+    stacks' outputs, plus integral_weight times the coordinate loss of each stack's soft-argmax
+    (points: (N, K, 2) ground truth in heatmap pixels; visible: (N, K), 0 leaves a point out)."""
+    heatmap_loss: Callable[..., Tensor]
+    num_landmarks: int
+    integral_weight: float = 0.0
+    integral_loss: str = "l1"
+    integral_beta: float = 30.0
+
+    def __call__(self, outputs: Sequence[Tensor], target: Tensor, target_weight: Tensor, points: Tensor,
+                 visible: Tensor) -> Tensor:
+        total = sum(self.heatmap_loss(out.float(), target, target_weight=target_weight) for out in outputs)
+        if self.integral_weight > 0:
+            total = total + self.integral_weight * sum(
+                self.coordinate_loss(out[:, :self.num_landmarks].float(), points, visible) for out in outputs)
+        return total
+
+    def coordinate_loss(self, heatmaps: Tensor, points: Tensor, visible: Tensor) -> Tensor:
+        """Mean over visible points and both axes of the L1 or Wing loss of soft-argmax(heatmaps)."""
+        coords = awing_ext.soft_argmax(heatmaps, beta=self.integral_beta)
+        n, k, _ = coords.shape
+        as_maps = coords.reshape(n, k, 2, 1), points.float().reshape(n, k, 2, 1)
+        weight = visible.float()
+        if self.integral_loss == "wing":
+            total = awing_ext.wing_loss(*as_maps, **INTEGRAL_WING, W=0.0, target_weight=weight, reduction="sum")
+        else:
+            total = awing_ext.l1_loss(*as_maps, W=0.0, target_weight=weight, reduction="sum")
+        return total / (2 * weight.sum()).clamp_min(1.0)
+
+
+def build_criterion(args: argparse.Namespace, num_landmarks: int) -> Criterion:
+    """The Criterion of train's loss options."""
+    if args.integral_loss not in INTEGRAL_LOSSES:
+        raise ValueError(f"--integral-loss: unknown loss {args.integral_loss!r}; choose from "
+                         f"{', '.join(INTEGRAL_LOSSES)}")
+    return Criterion(heatmap_loss_fn(args), num_landmarks, args.integral_weight, args.integral_loss,
+                     args.integral_beta)
