@@ -104,9 +104,9 @@ def check_correctness(loss: str, pred: torch.Tensor, target: torch.Tensor, devic
     results = {}
     for name, fn in zip(("fused", "eager"), LOSSES[loss]):
         leaf = pred.detach().clone().requires_grad_(True)
-        loss = fn(leaf, target)
-        loss.backward()
-        results[name] = (loss.detach(), leaf.grad)
+        value = fn(leaf, target)
+        value.backward()
+        results[name] = (value.detach(), leaf.grad)
     (fused_loss, fused_grad), (eager_loss, eager_grad) = results["fused"], results["eager"]
     if not torch.allclose(fused_loss, eager_loss, rtol=RTOL):
         raise SystemExit(f"error: {loss} on {device}, N={pred.shape[0]}, the fused loss {fused_loss.item():.8g} "

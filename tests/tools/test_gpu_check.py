@@ -382,7 +382,7 @@ def test_rehearsal_where_every_step_passes(runs):
     assert list(run.status) == list(STEPS) and set(run.status.values()) == {"pass"}
     assert "result: all steps passed" in run.report and "exit status 0" in run.report and "REHEARSAL" in run.report
     assert run.stdout.rstrip().endswith(run.report.rstrip())  # the run ends by printing the report
-    for section in ("Goals (CUDA, N = 32", "Goal: targets", "| cuda | paper | bf16 | 32 |", "adaptive_wing_loss_kernel"):
+    for section in ("Goals (the AWing loss, CUDA, N = 32", "Goal: targets", "| cuda | paper | bf16 | 32 |", "adaptive_wing_loss_kernel"):
         assert section in run.report
     names = bundle_names(run.out)
     assert {f"logs/{step}.log" for step in STEPS} <= names
