@@ -1,11 +1,13 @@
-"""Train a FAN face-alignment model with the Adaptive Wing loss.
+"""Train a face-alignment model (the FAN by default, or --model hrnet-w18|unet|dla34|timm:NAME) with the
+Adaptive Wing loss (or --loss wing|mse|l1|smooth-l1|focal).
 
     python -m training.train                      # built-in synthetic faces, small preset, CPU demo
     python -m training.train --preset paper --device cuda --amp bf16 ...
 
 Data workers only decode, warp and jitter images (training/data/transforms.py); heatmap,
 boundary and loss-map targets are rendered on the training device from the landmark batch by
-awing_ext's kernels, and the loss is awing_ext's fused AdaptiveWingLoss summed over the stacks.
+awing_ext's kernels, and the loss is an awing_ext fused heatmap loss summed over the stacks
+(training/engine/criterion.py, with the optional integral-regression term).
 
 The run folder (--out) gets: config.json (every option), last.pt (resumable, written atomically
 every --checkpoint-every steps and at each epoch end), best.pt (best validation NME),

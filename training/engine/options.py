@@ -11,7 +11,8 @@ from .criterion import INTEGRAL_LOSSES, LOSSES
 from ..data.transforms import AugmentConfig
 from ..models import MODEL_NAMES, PRESETS, model_option
 
-DESCRIPTION = "Train a FAN face-alignment model with the Adaptive Wing loss."
+DESCRIPTION = ("Train a face-alignment model (FAN, HRNet, U-Net, DLA or a timm backbone) with the Adaptive Wing "
+               "loss or another heatmap loss.")
 
 # options a resumed run may give with another value than its checkpoint's (the others would make
 # the checkpoint's optimiser, schedule, data or model disagree with config.json)
