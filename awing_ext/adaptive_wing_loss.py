@@ -30,43 +30,20 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ._common import integer_arg, opmath_dtype, warn_renamed
+from ._common import integer_arg, warn_renamed
 from ._library import _C, ops
+from ._loss_op import register_loss_op
 
 __all__ = ["adaptive_wing_loss", "AdaptiveWingLoss"]
 
-_OP = "awing_ext::adaptive_wing_loss"
+
+def _check_args(pred, target, target_weight, weights, omega, theta, epsilon, alpha, W, threshold, kernel_size,
+                reduction):
+    _C.check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, W, threshold,
+                                     kernel_size, reduction)
 
 
-@torch.library.register_fake(_OP)
-def _adaptive_wing_loss_fake(pred, target, target_weight, weights, omega, theta, epsilon, alpha,
-                             W, threshold, kernel_size, reduction, compute_grad):
-    _C.check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, W,
-                                     threshold, kernel_size, reduction)
-    loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
-    grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=opmath_dtype(pred.dtype))
-    return loss, grad
-
-
-def _setup_context(ctx, inputs, output):
-    ctx.pred_dtype = inputs[0].dtype
-    ctx.pred_numel = inputs[0].numel()
-    _, grad = output
-    ctx.save_for_backward(grad)
-    ctx.mark_non_differentiable(grad)
-
-
-def _backward(ctx, grad_loss, _unused):
-    (grad,) = ctx.saved_tensors
-    if grad.numel() != ctx.pred_numel:
-        raise RuntimeError(
-            "adaptive_wing_loss: backward needs the derivative from the forward pass, which was "
-            "called with compute_grad=False; call awing_ext.adaptive_wing_loss instead of the raw op")
-    grad_pred = (grad * grad_loss).to(ctx.pred_dtype)
-    return (grad_pred,) + (None,) * 12
-
-
-torch.library.register_autograd(_OP, _backward, setup_context=_setup_context)
+register_loss_op("adaptive_wing_loss", _check_args)
 
 
 def _weights_arg(weights: Optional[Tensor], weight_map: Optional[Tensor]) -> Optional[Tensor]:

@@ -22,47 +22,16 @@ weight 1 everywhere), or by an explicit per-pixel ``weights``, and by the option
 once with respect to pred only. Arguments are checked once, in C++, by the kernels and by the
 fake kernels (so CPU, CUDA and torch.compile fail alike, with a RuntimeError naming the argument).
 """
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-from ._common import integer_arg, opmath_dtype
+from ._common import integer_arg
 from ._library import _C, ops
+from ._loss_op import register_loss_op as _register
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "wing_loss", "focal_heatmap_loss"]
-
-
-def _register(name: str, check: Callable) -> None:
-    """The fake kernel (shapes after `check`) and the autograd formula of op awing_ext::`name`,
-    whose arguments are (pred, target, target_weight, weights, *params, W, threshold, kernel_size,
-    reduction, compute_grad) and whose outputs are (loss, dLoss/dpred)."""
-    qualname = f"awing_ext::{name}"
-
-    @torch.library.register_fake(qualname)
-    def _fake(pred, target, *args):
-        reduction, compute_grad = args[-2], args[-1]
-        check(pred, target, *args[:-1])
-        loss = pred.new_empty(pred.shape) if reduction == "none" else pred.new_empty(())
-        grad = pred.new_empty(pred.shape if compute_grad else (0,), dtype=opmath_dtype(pred.dtype))
-        return loss, grad
-
-    def _setup_context(ctx, inputs, output):
-        ctx.pred_dtype = inputs[0].dtype
-        ctx.pred_numel = inputs[0].numel()
-        ctx.num_inputs = len(inputs)
-        _, grad = output
-        ctx.save_for_backward(grad)
-        ctx.mark_non_differentiable(grad)
-
-    def _backward(ctx, grad_loss, _unused):
-        (grad,) = ctx.saved_tensors
-        if grad.numel() != ctx.pred_numel:
-            raise RuntimeError(f"{name}: backward needs the derivative from the forward pass, which was called "
-                               f"with compute_grad=False; call awing_ext.{name} instead of the raw op")
-        return ((grad * grad_loss).to(ctx.pred_dtype),) + (None,) * (ctx.num_inputs - 1)
-
-    torch.library.register_autograd(qualname, _backward, setup_context=_setup_context)
 
 
 _register("mse_loss", _C.check_mse_loss_args)
