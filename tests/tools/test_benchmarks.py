@@ -14,6 +14,21 @@ def test_bench_loss_smoke(tmp_path, capsys):
     assert "| device |" in capsys.readouterr().out
 
 
+def test_bench_loss_family_smoke(tmp_path):
+    out = tmp_path / "family.json"
+    bench_loss.main(["--quick", "--no-compile", "--repeat", "1", "--warmup", "0", "--devices", "cpu",
+                     "--losses", "mse,focal", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert [(r["loss"], r["pass"]) for r in report["results"]] == [("mse", "fwd"), ("mse", "fwd+bwd"),
+                                                                   ("focal", "fwd"), ("focal", "fwd+bwd")]
+
+
+def test_bench_loss_refuses_an_unknown_loss():
+    import pytest
+    with pytest.raises(SystemExit):
+        bench_loss.parse_args(["--losses", "huber"])
+
+
 def test_bench_train_step_smoke(tmp_path):
     from benchmarks import bench_train_step
     out = tmp_path / "step.json"
