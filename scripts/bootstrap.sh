@@ -25,7 +25,11 @@ if ! "$py" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086  # a spec may carry pip options
   "$py" -m pip install -q $spec
 fi
-"$py" -m pip install -q -r requirements-dev.txt
+# the installed torch as a constraint: a test dependency (timm -> torchvision) must not move it
+torch_pin="$(mktemp)"
+"$py" -c 'import torch; print("torch==" + torch.__version__)' > "$torch_pin"
+"$py" -m pip install -q -r requirements-dev.txt -c "$torch_pin"
+rm -f "$torch_pin"
 
 echo "== building awing_ext (torch $("$py" -c 'import torch; print(torch.__version__)'))"
 MAX_JOBS="${MAX_JOBS:-2}" "$py" -m pip install -q --no-build-isolation -e . >/dev/null
