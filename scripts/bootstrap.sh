@@ -27,7 +27,7 @@ if ! "$py" -c "import torch" 2>/dev/null; then
 fi
 # the installed torch as a constraint: a test dependency (timm -> torchvision) must not move it
 torch_pin="$(mktemp)"
-"$py" -c 'import torch; print("torch==" + torch.__version__)' > "$torch_pin"
+"$py" -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' > "$torch_pin"
 "$py" -m pip install -q -r requirements-dev.txt -c "$torch_pin"
 rm -f "$torch_pin"
 
