@@ -58,4 +58,4 @@ def test_two_variant_tiny_ablation(tmp_path, capsys):
 def test_shipped_grids_are_valid(name, variants):
     grid = load_grid(REPO / "configs" / "ablation" / f"{name}.toml")
     assert len(grid.variants) == variants and grid.seeds == [0, 1]
-    assert all(v.options["preset"] == "small" and v.options["epochs"] == 4 for v in grid.variants)
+    assert all(v.options["preset"] == "small" and v.options["epochs"] == 3 for v in grid.variants)
