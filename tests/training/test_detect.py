@@ -219,7 +219,10 @@ def test_folder_gives_json_lines_and_overlays(tmp_path, capsys, checkpoint, face
     (folder / "c.jpg").write_bytes(b"not a jpeg")
     (folder / "notes.txt").write_text("skipped: not an image")
     code, out, err = _run(capsys, [folder, "--checkpoint", checkpoint, "--box", _box_arg(box),
-                                   "--out", tmp_path / "overlays", "--batch-size", "2", "--device", "cpu"])
+                                   "--out", tmp_path / "overlays", "--batch-size", "1", "--device", "cpu"])
+    # batch size 1: the untrained model's heatmaps are nearly flat, so which pixel wins a decode
+    # can change with the last bit of a float, and a batch of 2 may round differently from a batch
+    # of 1 (oneDNN picks kernels by batch); alone, equal pixels are computed alike
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert [Path(r["image"]).name for r in lines] == ["a.bmp", "a.png", "b.ppm", "c.jpg"]
