@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..engine.config import ConfigError, RaisingParser, config_to_argv
+from ..engine.config import ConfigError, RaisingParser, config_to_argv, flatten_options
 from ..engine.options import build_parser
 
 if sys.version_info >= (3, 11):
@@ -81,21 +81,21 @@ def seed_list(value, source: str) -> List[int]:
 
 
 def _flat_options(table: Dict[str, object], source: str) -> Dict[str, object]:
-    """{dest: value} of a table of train options (one-level sub-tables flattened, '-' -> '_')."""
-    flat: Dict[str, object] = {}
-    for key, value in table.items():
-        items = value.items() if isinstance(value, dict) else [(key, value)]
-        for name, v in items:
-            if isinstance(v, dict):
-                raise GridError(f"{source}: [{key}.{name}]: tables nest one level deep at most")
-            dest = str(name).replace("-", "_")
-            if dest in flat:
-                raise GridError(f"{source}: {name!r} is given twice")
-            if dest in RESERVED:
-                raise GridError(f"{source}: {name!r} cannot be set in a grid: the ablation sets --out, --seed "
-                                f"and --resume of each run itself (use --seeds or the grid's top-level seeds)")
-            flat[dest] = v
+    """{dest: value} of a table of train options (config.flatten_options), without the options the
+    ablation sets itself."""
+    flat = flatten_options(table, source, error=GridError)
+    for dest in flat:
+        if dest in RESERVED:
+            name = next(n for n in _keys(table) if str(n).replace("-", "_") == dest)
+            raise GridError(f"{source}: {name!r} cannot be set in a grid: the ablation sets --out, --seed "
+                            f"and --resume of each run itself (use --seeds or the grid's top-level seeds)")
     return flat
+
+
+def _keys(table: Dict[str, object]):
+    """The option names of a table, its one-level sub-tables' included, as written."""
+    for key, value in table.items():
+        yield from (value if isinstance(value, dict) else [key])
 
 
 def _check_options(options: Dict[str, object], source: str) -> None:

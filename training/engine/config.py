@@ -34,7 +34,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
     import tomli as tomllib
 
-__all__ = ["ConfigError", "RUN_ONLY", "OptionSpec", "OptionTable", "load_config", "config_to_argv", "config_path_in"]
+__all__ = ["ConfigError", "RUN_ONLY", "OptionSpec", "OptionTable", "load_config", "flatten_options", "config_to_argv",
+           "config_path_in"]
 
 RUN_ONLY = frozenset({"out", "resume", "world_size", "config", "overwrite"})
 
@@ -100,20 +101,27 @@ def load_config(path) -> Dict[str, object]:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of options, got {type(data).__name__}")
+    flat = flatten_options(data, str(path))
+    if path.suffix.lower() == ".json":
+        flat = {k: v for k, v in flat.items() if k not in RUN_ONLY}
+    elif "config" in flat:
+        raise ConfigError(f"{path}: a config file cannot name another config file")
+    return flat
+
+
+def flatten_options(data: Dict[str, object], source: str, error=ConfigError) -> Dict[str, object]:
+    """{dest: value} of a table of train options: one-level sub-tables flattened (they only group
+    keys), '-' -> '_'. Deeper tables and a key given twice raise `error` naming `source`."""
     flat: Dict[str, object] = {}
     for key, value in data.items():
         items = value.items() if isinstance(value, dict) else [(key, value)]
         for name, v in items:
             if isinstance(v, dict):
-                raise ConfigError(f"{path}: [{key}.{name}]: tables nest one level deep at most")
+                raise error(f"{source}: [{key}.{name}]: tables nest one level deep at most")
             dest = str(name).replace("-", "_")
             if dest in flat:
-                raise ConfigError(f"{path}: {name!r} is given twice")
+                raise error(f"{source}: {name!r} is given twice")
             flat[dest] = v
-    if path.suffix.lower() == ".json":
-        flat = {k: v for k, v in flat.items() if k not in RUN_ONLY}
-    elif "config" in flat:
-        raise ConfigError(f"{path}: a config file cannot name another config file")
     return flat
 
 

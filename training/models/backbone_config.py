@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .fan import HeatmapOutputs
+
 __all__ = ["BackboneConfig", "BACKBONE_MODELS", "BACKBONE_SIZES", "INPUT_STEP"]
 
 # the --model names besides "fan"; "timm:NAME" stands for any timm backbone
@@ -33,7 +35,7 @@ BACKBONE_SIZES: dict[str, dict[str, tuple[str, int]]] = {
 
 
 @dataclass
-class BackboneConfig:
+class BackboneConfig(HeatmapOutputs):
     model: str                # the --model name: "hrnet-w18", "unet", "dla34" or "timm:NAME"
     backbone: str = ""        # the timm model built ("hrnet_w18_small" for a tiny hrnet-w18); "" for unet
     num_landmarks: int = 68
@@ -57,15 +59,6 @@ class BackboneConfig:
         need(self.input_std > 0, f"input_std must be > 0, got {self.input_std}")
         need(self.input_size % INPUT_STEP == 0, f"input_size must be a multiple of {INPUT_STEP} (the backbone "
                                                 f"reaches stride 32), got {self.input_size}")
-
-    @property
-    def heatmap_size(self) -> int:
-        return self.input_size // 4
-
-    @property
-    def num_outputs(self) -> int:
-        """Output channels: K landmarks [+ 1 boundary]."""
-        return self.num_landmarks + int(self.boundary)
 
     @property
     def num_stacks(self) -> int:

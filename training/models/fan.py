@@ -30,8 +30,24 @@ from .hourglass import ConvBlock, Hourglass
 __all__ = ["FANConfig", "FAN", "PRESETS", "build_model"]
 
 
+class HeatmapOutputs:
+    """What every model config derives from its fields the same way (FANConfig, BackboneConfig):
+    the heatmap side, S / 4, and the output channels, K landmarks [+ 1 boundary]."""
+    input_size: int
+    num_landmarks: int
+    boundary: bool
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // 4
+
+    @property
+    def num_outputs(self) -> int:
+        return self.num_landmarks + int(self.boundary)
+
+
 @dataclass
-class FANConfig:
+class FANConfig(HeatmapOutputs):
     num_landmarks: int = 68
     num_stacks: int = 4
     width: int = 256          # channels inside the hourglasses
@@ -59,14 +75,6 @@ class FANConfig:
                                           f"(heatmaps are input_size/4 and the hourglass halves them "
                                           f"depth times), got {self.input_size}")
 
-    @property
-    def heatmap_size(self) -> int:
-        return self.input_size // 4
-
-    @property
-    def num_outputs(self) -> int:
-        """Channels of each stack's output: K landmarks [+ 1 boundary]."""
-        return self.num_landmarks + int(self.boundary)
 
 
 PRESETS: dict[str, FANConfig] = {
