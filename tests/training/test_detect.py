@@ -19,12 +19,12 @@ from training.infer import face_detector
 from training.infer import overlays, runners, tracking
 from training.infer import predictor as predict
 from training.engine.cli import run
-from training.engine.checkpoint import save_checkpoint
 from training.data.synthetic import render_synthetic_face
 from training.data.codec import HeatmapCodec
 from training.models import build_model
 
 from helpers import REPO
+from helpers.checkpoints import untrained_tiny_checkpoint
 
 # Real photos with 68-point .pts files (e.g. the faces of PyTorch's data-loading tutorial) are not
 # shipped with the repository: point AWING_FACES68 at such a folder (holding person.jpg/.pts) to
@@ -34,12 +34,7 @@ FACES68 = Path(os.environ["AWING_FACES68"]) if os.environ.get("AWING_FACES68") e
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model("tiny")
-    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
-    save_checkpoint({"model": model.state_dict(), "model_config": dict(vars(model.config)),
-                     "config": {"dataset": "synthetic", "seed": 0, "model": "tiny"}}, path)
-    return path
+    return untrained_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "best.pt", model="tiny")
 
 
 @pytest.fixture(scope="module")

@@ -13,26 +13,20 @@ import awing_ext
 from training import detect, evaluate
 from training.data.codec import DEFAULT_DECODE_BETA
 from training.data.registry import build_dataset
-from training.engine.checkpoint import save_checkpoint
 from training.eval import metrics
 from training.infer.predictor import Predictor
-from training.models import build_model
 from training.models.inputs import model_input
 
 from helpers.cli_runs import run_cli
+from helpers.checkpoints import untrained_tiny_checkpoint
 from helpers.heatmaps import softmax_expectation
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """An untrained tiny FAN (64 px crops, 16 px heatmaps) with the config evaluate reads."""
-    torch.manual_seed(0)
-    model = build_model("tiny")
-    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
-    save_checkpoint({"model": model.state_dict(), "model_config": dict(vars(model.config)),
-                     "config": {"dataset": "synthetic", "seed": 0, "model": "tiny", "train_samples": 16,
-                                "test_samples": 6}}, path)
-    return path
+    return untrained_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "best.pt", model="tiny", train_samples=16,
+                                     test_samples=6)
 
 
 @pytest.fixture(scope="module")
