@@ -6,7 +6,8 @@ which backends were built.
 from ._library import MAX_KERNEL_SIZE, build_info, ops
 from ._version import __version__
 from .adaptive_wing_loss import AdaptiveWingLoss, adaptive_wing_loss
-from .decode_heatmaps import decode_heatmaps
+from .decode_heatmaps import DECODE_METHODS, decode_heatmaps, modulate_heatmaps
+from .integral_coords import integral_coords, integral_radius
 from .heatmap_losses import focal_heatmap_loss, l1_loss, mse_loss, smooth_l1_loss, wing_loss
 from .render_boundaries import render_boundaries
 from .render_heatmaps import render_heatmaps
@@ -16,4 +17,5 @@ from .soft_argmax import soft_argmax
 
 __all__ = ["__version__", "build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss",
            "mse_loss", "l1_loss", "smooth_l1_loss", "wing_loss", "focal_heatmap_loss", "render_heatmaps",
-           "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme"]
+           "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "DECODE_METHODS", "modulate_heatmaps",
+           "integral_coords", "integral_radius", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme"]

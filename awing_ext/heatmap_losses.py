@@ -116,9 +116,13 @@ def focal_heatmap_loss(logits: Tensor, target: Tensor, *, alpha: float = 2.0, be
     positive at all. The default 0.75 makes every visible landmark (sigma = 1) have between one
     and four positive pixels, those within 0.76 px of its centre.
 
-    Reductions: "mean" divides the (weighted) sum by the number of positive pixels of the batch
-    (at least 1: a batch without positives gives the plain sum), as CornerNet normalises;
-    "sum" is the plain sum and "none" the per-pixel map, neither normalised.
+    Reductions: "mean" divides the (weighted) sum by the number of planes (n, c) that hold a
+    positive pixel, at least 1 (a batch without positives gives the plain sum). For landmark
+    heatmaps that is the number of visible landmarks: CornerNet's "number of objects" (its
+    targets have one positive per object; here a landmark has 1-4, and dividing by them would
+    weigh each landmark by where its centre falls on the pixel grid). "sum" is the plain sum and
+    "none" the per-pixel map, neither normalised. Training calls it once for the landmark
+    channels and once for the boundary channel (docs/losses.md, "Focal").
 
     The model must output logits (no sigmoid or ReLU on the last layer): passing probabilities
     in [0, 1] still runs but treats them as logits (sigmoid(0.5) = 0.62), which is a wrong loss,

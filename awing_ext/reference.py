@@ -13,7 +13,7 @@ from torch import Tensor
 from ._common import warn_renamed
 
 __all__ = ["loss_map_mask_reference", "adaptive_wing_loss_reference", "render_heatmaps_reference",
-           "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference",
+           "catmull_rom_segments_reference", "render_boundaries_reference", "decode_heatmaps_reference", "integral_coords_reference",
            "mse_loss_reference", "l1_loss_reference", "smooth_l1_loss_reference", "wing_loss_reference",
            "focal_heatmap_loss_reference"]
 
@@ -150,8 +150,9 @@ def render_boundaries_reference(landmarks: Tensor, curves: Sequence[Sequence[int
     return torch.where(d2 < cut * cut, torch.exp(-d2 / (2 * sigma * sigma)), torch.zeros_like(d2))
 
 
-def decode_heatmaps_reference(heatmaps: Tensor, method: str = "dark") -> Tuple[Tensor, Tensor]:
-    """argmax (first maximum) + quarter step or the DARK Taylor step, vectorised in float64."""
+def decode_heatmaps_reference(heatmaps: Tensor, method: str = "taylor") -> Tuple[Tensor, Tensor]:
+    """The op's methods: argmax (first maximum) + quarter step or the Taylor step of log(h)
+    (DARK's second step), vectorised in float64."""
     n, k, h, w = heatmaps.shape
     hm = heatmaps.double().reshape(n * k, h, w)
     flat = hm.reshape(n * k, -1)
@@ -168,7 +169,7 @@ def decode_heatmaps_reference(heatmaps: Tensor, method: str = "dark") -> Tuple[T
     inner_y = (py > 0) & (py < h - 1)
     qx = torch.where(inner_x, 0.25 * torch.sign(at(0, 1) - at(0, -1)), 0.0)
     qy = torch.where(inner_y, 0.25 * torch.sign(at(1, 0) - at(-1, 0)), 0.0)
-    if method == "dark":
+    if method == "taylor":
         nb = torch.stack([at(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dim=1)
         ok = inner_x & inner_y & (nb > 0).all(dim=1)
         lg = torch.log(nb.clamp_min(1e-300)).reshape(-1, 3, 3)
@@ -189,6 +190,27 @@ def decode_heatmaps_reference(heatmaps: Tensor, method: str = "dark") -> Tuple[T
     coords = torch.stack([px + qx, py + qy], dim=-1).reshape(n, k, 2)
     out_dtype = torch.float64 if heatmaps.dtype == torch.float64 else torch.float32
     return coords.to(out_dtype), score.reshape(n, k).to(out_dtype)
+
+
+def integral_coords_reference(heatmaps: Tensor, radius: int = 3) -> Tensor:
+    """The relu(h) expectation of the pixel coordinates in the (2 radius + 1)^2 window around each
+    plane's first maximum, written with a mask over the whole plane in float64 (differentiable by
+    autograd); a window without a positive value gives the argmax pixel."""
+    n, k, h, w = heatmaps.shape
+    hm = _opmath(heatmaps).double()
+    idx = torch.nan_to_num(hm, nan=-float("inf")).reshape(n, k, -1).argmax(dim=-1)
+    row, col = (idx // w)[..., None, None], (idx % w)[..., None, None]
+    ys = torch.arange(h, dtype=torch.float64, device=hm.device)[:, None]
+    xs = torch.arange(w, dtype=torch.float64, device=hm.device)[None, :]
+    inside = ((ys - row).abs() <= radius) & ((xs - col).abs() <= radius)
+    v = torch.where(inside, torch.where(torch.isnan(hm), hm, hm.clamp_min(0)), torch.zeros_like(hm))
+    s = v.sum(dim=(2, 3))
+    mx, my = (v * xs).sum(dim=(2, 3)), (v * ys).sum(dim=(2, 3))
+    safe = torch.where(s == 0, torch.ones_like(s), s)
+    x = torch.where(s == 0, col[..., 0, 0].double(), mx / safe)
+    y = torch.where(s == 0, row[..., 0, 0].double(), my / safe)
+    out_dtype = torch.float64 if heatmaps.dtype == torch.float64 else torch.float32
+    return torch.stack([x, y], dim=-1).to(out_dtype)
 
 
 def _weighted_reduction(loss: Tensor, target: Tensor, target_weight: Optional[Tensor], weights: Optional[Tensor],
@@ -260,13 +282,14 @@ def focal_heatmap_loss_reference(logits: Tensor, target: Tensor, *, alpha: float
                                  reduction: str = "mean", weights: Optional[Tensor] = None) -> Tensor:
     """CornerNet's focal loss (Law & Deng, ECCV 2018, eq. 1) written as the paper does, with
     p = sigmoid(logits) and log(p), log(1 - p) from F.logsigmoid; "mean" divides by the number of
-    positives (at least 1)."""
+    planes (n, c) holding a positive pixel (at least 1), counted plane by plane in a loop."""
     x, y = _opmath(logits), _opmath(target)
     p = torch.sigmoid(x)
     positive = y >= positive_threshold
     pos = -((1 - p) ** alpha) * F.logsigmoid(x)
     neg = -((1 - y).clamp_min(0) ** beta) * p ** alpha * F.logsigmoid(-x)
     loss = torch.where(positive, pos, neg)
-    divisor = max(float(positive.sum()), 1.0) if reduction == "mean" else None
+    planes = sum(bool(positive[n, c].any()) for n in range(y.shape[0]) for c in range(y.shape[1]))
+    divisor = max(float(planes), 1.0) if reduction == "mean" else None
     out = _weighted_reduction(loss, y, target_weight, weights, W, threshold, kernel_size, reduction, divisor)
     return out.to(logits.dtype)

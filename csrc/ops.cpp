@@ -13,6 +13,7 @@
 #include "awing/adaptive_wing_loss.h"
 #include "awing/checks.h"
 #include "awing/decode_heatmaps.h"
+#include "awing/integral_coords.h"
 #include "awing/launch_plan.h"
 #include "awing/loss_map_mask.h"
 #include "awing/losses/focal.h"
@@ -60,6 +61,9 @@ TORCH_LIBRARY(awing_ext, m) {
   // Integral regression: the softmax expectation of each plane's coordinates, and its backward.
   m.def("soft_argmax(Tensor heatmaps, float beta) -> Tensor");
   m.def("soft_argmax_backward(Tensor grad, Tensor heatmaps, Tensor coords, float beta) -> Tensor");
+  // Integral regression that does not round: the relu(h) expectation in a window around the argmax.
+  m.def("integral_coords(Tensor heatmaps, int radius) -> Tensor");
+  m.def("integral_coords_backward(Tensor grad, Tensor heatmaps, Tensor coords, int radius) -> Tensor");
 }
 
 namespace {
@@ -174,4 +178,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("check_decode_heatmaps_args", &check_decode_heatmaps_args);
   m.def("check_soft_argmax_args", &awing::check_soft_argmax_args);
   m.def("check_soft_argmax_backward_args", &awing::check_soft_argmax_backward_args);
+  m.def("check_integral_coords_args", &awing::check_integral_coords_args);
+  m.def("check_integral_coords_backward_args", &awing::check_integral_coords_backward_args);
+  m.attr("MAX_INTEGRAL_RADIUS") = awing::kMaxIntegralRadius;
 }

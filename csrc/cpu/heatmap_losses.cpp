@@ -2,7 +2,6 @@
 // smooth_l1_loss, wing_loss, focal_heatmap_loss): the shared kernel (heatmap_loss_kernel.h) with
 // each loss's functor (include/awing/losses/<loss>.h).
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/ge.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -61,13 +60,13 @@ Result focal_heatmap_loss_cpu(const at::Tensor& logits, const at::Tensor& target
                               bool compute_grad) {
   const Reduction red = check_focal_heatmap_loss_args(logits, target, target_weight, weights, alpha, beta,
                                                       positive_threshold, W, threshold, kernel_size, reduction);
-  // CornerNet's normaliser: the number of positive pixels, at least 1
-  const double positives = red == Reduction::Mean && target.numel() > 0
-                               ? at::ge(target, positive_threshold).sum().item<double>()
-                               : 0.0;
+  // CornerNet's normaliser: the planes holding a positive (visible landmarks), at least 1
+  const double planes = red == Reduction::Mean && target.numel() > 0
+                            ? focal_normaliser(target, positive_threshold).item<double>()
+                            : 1.0;
   return run_heatmap_loss<FocalHeatmapLoss>("focal_heatmap_loss", logits, target, target_weight, weights,
-                                            {W, threshold, kernel_size}, red, compute_grad,
-                                            std::max(positives, 1.0), alpha, beta, positive_threshold);
+                                            {W, threshold, kernel_size}, red, compute_grad, planes, alpha, beta,
+                                            positive_threshold);
 }
 
 }  // namespace

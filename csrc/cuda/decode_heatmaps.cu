@@ -12,6 +12,7 @@
 
 #include "awing/decode_heatmaps.h"
 #include "launch.cuh"
+#include "warp_reduce.cuh"
 
 namespace awing {
 namespace cuda {
@@ -37,12 +38,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(
     T best = -positive_inf<T>();
     long long idx = -1;
     for (int64_t i = lane; i < HW; i += 32) argmax_update(static_cast<T>(plane[i]), static_cast<long long>(i), best, idx);
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      const T other = __shfl_down_sync(0xffffffffu, best, offset);
-      const long long other_idx = __shfl_down_sync(0xffffffffu, idx, offset);
-      argmax_combine(other, other_idx, best, idx);
-    }
+    idx = warp_argmax(best, idx);
     if (lane == 0) {
       store_decoded<T>(plane, H, W, idx, method, p, coords, scores);
     }

@@ -62,10 +62,10 @@ Result focal_heatmap_loss_cuda(const at::Tensor& logits, const at::Tensor& targe
                               bool compute_grad) {
   const Reduction red = check_focal_heatmap_loss_args(logits, target, target_weight, weights, alpha, beta,
                                                       positive_threshold, W, threshold, kernel_size, reduction);
-  // CornerNet's normaliser, 1 / max(positive pixels, 1), computed on the device (no host sync)
+  // CornerNet's normaliser, 1 / (planes holding a positive, at least 1), computed on the device
   std::optional<at::Tensor> inv_positives;
   if (red == Reduction::Mean && target.numel() > 0) {
-    inv_positives = at::ge(target, positive_threshold).sum(at::kDouble).clamp_min(1.0).reciprocal();
+    inv_positives = focal_normaliser(target, positive_threshold).reciprocal();
   }
   return run_heatmap_loss<FocalHeatmapLoss>("focal_heatmap_loss", logits, target, target_weight, weights,
                                             {W, threshold, kernel_size}, red, compute_grad,

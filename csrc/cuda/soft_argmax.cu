@@ -11,30 +11,13 @@
 
 #include "awing/soft_argmax.h"
 #include "launch.cuh"
+#include "warp_reduce.cuh"
 
 namespace awing {
 namespace cuda {
 namespace {
 
 static_assert(kThreads % 32 == 0, "soft_argmax kernels need blocks of whole warps");
-
-template <typename T>
-__device__ __forceinline__ T warp_max(T v) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    const T other = __shfl_xor_sync(0xffffffffu, v, offset);
-    v = other > v ? other : v;
-  }
-  return v;
-}
-
-// Lane 0's fixed-order tree sum, broadcast: every lane gets the very same value (an xor
-// butterfly would add in a different order per lane).
-__device__ __forceinline__ double warp_sum(double v) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return __shfl_sync(0xffffffffu, v, 0);
-}
 
 // The plane's max and sums, the same in every lane.
 template <typename T, typename scalar_t>

@@ -4,11 +4,14 @@
 // so the argmax pixel (row h, column w) decodes to (w, h) before refinement.
 //   quarter: each axis moves 0.25 px towards the larger of its two neighbours (no move on a tie
 //            or at the border), as in the paper's released code.
-//   dark:    the Taylor expansion of log(heatmap) around the maximum (Zhang et al., DARK, CVPR
-//            2020): offset = -H^{-1} g with g and H the central-difference gradient and Hessian
-//            of the log-heatmap. Exact for an untruncated Gaussian. Falls back to `quarter`
-//            where the 3 x 3 neighbourhood leaves the map or has a value <= 0, or where H is
-//            not negative definite; the offset is clamped to [-1, 1] per axis.
+//   taylor:  the Taylor expansion of log(heatmap) around the maximum (the second step of DARK,
+//            Zhang et al., CVPR 2020): offset = -H^{-1} g with g and H the central-difference
+//            gradient and Hessian of the log-heatmap. Exact for an untruncated Gaussian. Falls
+//            back to `quarter` where the 3 x 3 neighbourhood leaves the map or has a value <= 0,
+//            or where H is not negative definite; the offset is clamped to [-1, 1] per axis.
+//            DARK itself first smooths the heatmap (its distribution modulation): that step is
+//            awing_ext.decode_heatmaps' "dark" (awing_ext/decode_heatmaps.py), which runs this
+//            one on the modulated planes.
 // The argmax is the first (row-major) maximal value; NaN values are ignored; a map without a
 // value > -inf decodes to pixel (0, 0). The score is the heatmap value at the argmax.
 // Also the validation of the op's arguments (check_decode_args, host only).
@@ -19,31 +22,13 @@
 
 #include <string>
 
+#include "awing/argmax.h"
 #include "awing/checks.h"
 #include "awing/math.h"
 
 namespace awing {
 
-enum class DecodeMethod : int { Quarter = 0, Dark = 1 };
-
-// Running argmax: keeps the first index of the largest non-NaN value. `idx` < 0 while none.
-template <typename T>
-AWING_HD void argmax_update(T v, long long i, T& best, long long& idx) {
-  if (v > best) {
-    best = v;
-    idx = i;
-  }
-}
-
-// Combines two partial argmaxes (ties go to the smaller index; idx < 0 means none).
-template <typename T>
-AWING_HD void argmax_combine(T v, long long i, T& best, long long& idx) {
-  if (i < 0) return;
-  if (idx < 0 || v > best || (v == best && i < idx)) {
-    best = v;
-    idx = i;
-  }
-}
+enum class DecodeMethod : int { Quarter = 0, Taylor = 1 };
 
 template <typename T>
 AWING_HD T sign_step(T hi, T lo) {
@@ -61,7 +46,7 @@ AWING_HD void refine_argmax(At at, long long H, long long W, long long h, long l
   const bool inner_y = h > 0 && h < H - 1;
   T qx = inner_x ? sign_step(at(h, w + 1), at(h, w - 1)) : T(0);
   T qy = inner_y ? sign_step(at(h + 1, w), at(h - 1, w)) : T(0);
-  if (method == DecodeMethod::Dark && inner_x && inner_y) {
+  if (method == DecodeMethod::Taylor && inner_x && inner_y) {
     const T c = at(h, w);
     const T l = at(h, w - 1), r = at(h, w + 1), u = at(h - 1, w), d = at(h + 1, w);
     const T ul = at(h - 1, w - 1), ur = at(h - 1, w + 1), dl = at(h + 1, w - 1),
@@ -113,9 +98,9 @@ inline DecodeMethod check_decode_args(const at::Tensor& heatmaps, c10::string_vi
   TORCH_CHECK(heatmaps.sym_size(2) > 0 && heatmaps.sym_size(3) > 0,
               "decode_heatmaps: heatmaps must have H, W > 0, got shape ", heatmaps.sym_sizes());
   if (method == "quarter") return DecodeMethod::Quarter;
-  if (method == "dark") return DecodeMethod::Dark;
-  TORCH_CHECK(false, "decode_heatmaps: method must be 'dark' or 'quarter', got '",
-              std::string(method), "'");
+  if (method == "taylor") return DecodeMethod::Taylor;
+  TORCH_CHECK(false, "decode_heatmaps: the op's method must be 'quarter' or 'taylor' (awing_ext.decode_heatmaps "
+              "adds 'dark' and 'integral'), got '", std::string(method), "'");
 }
 
 }  // namespace awing

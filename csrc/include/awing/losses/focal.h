@@ -6,8 +6,13 @@
 // p^alpha = exp(-alpha softplus(-x)), (1 - p)^alpha = exp(-alpha softplus(x)). The derivatives:
 //   positive:  dL/dx = -(1 - p)^alpha * (alpha * p * softplus(-x) + (1 - p))
 //   negative:  dL/dx =  (1 - y)^beta * p^alpha * (alpha * (1 - p) * softplus(x) + p)
-// NaN in x or y gives NaN in both. With reduction "mean" the op divides by the number of positive
-// pixels (at least 1), as CornerNet does; the kernels only see that divisor.
+// NaN in x or y gives NaN in both. With reduction "mean" the op divides by the number of planes
+// (n, c) that hold a positive pixel, at least 1 (focal_normaliser): for landmark heatmaps that is
+// the number of visible landmarks, CornerNet's "number of objects". CornerNet has exactly one
+// positive per object (its targets peak at 1 on the object's pixel); sub-pixel Gaussians peak
+// below 1, so positives are the pixels >= positive_threshold (1-4 per landmark at 0.75, sigma 1,
+// symmetric about the true centre), and dividing by them instead would weigh a landmark by how
+// its centre happens to fall on the grid. The kernels only see the divisor.
 #pragma once
 
 #include <optional>
@@ -50,6 +55,12 @@ struct FocalHeatmapLoss {
     grad = vselect(negative, w * (valpha * q * sp_pos + p), zero - w * (valpha * p * sp_neg + q)) + nan_of_y;
   }
 };
+
+// The "mean" divisor as a 0-d double tensor on target's device (no host sync): the planes (n, c)
+// holding at least one pixel >= positive_threshold, at least 1. target has numel > 0.
+inline at::Tensor focal_normaliser(const at::Tensor& target, double positive_threshold) {
+  return target.ge(positive_threshold).flatten(2).any(2).sum(at::kDouble).clamp_min(1.0);
+}
 
 inline void check_focal_heatmap_loss_params(double alpha, double beta, double positive_threshold) {
   constexpr const char* op = "focal_heatmap_loss";
