@@ -66,7 +66,8 @@ def modulate_heatmaps(heatmaps: Tensor, sigma: float = 1.0) -> Tensor:
     1e-10. NaN values count as 0. Returns (N, K, H, W) in the kernels' arithmetic dtype (float32,
     float64 for float64)."""
     sigma = _check_sigma(sigma)
-    _C.check_decode_heatmaps_args(heatmaps, "taylor")
+    if not torch.compiler.is_compiling():   # traced, the op's fake kernel checks (dynamo cannot call _C)
+        _C.check_decode_heatmaps_args(heatmaps, "taylor")
     n, k, h, w = heatmaps.shape
     dtype = opmath_dtype(heatmaps.dtype)
     planes = heatmaps.to(dtype).reshape(n * k, 1, h, w)
@@ -97,13 +98,12 @@ def decode_heatmaps(heatmaps: Tensor, method: str = "dark", *, sigma: float = 1.
     (integral: NaN coordinates). Bad arguments raise RuntimeError.
     """
     if method in ("quarter", "taylor"):
-        return ops.decode_heatmaps(heatmaps, method)
+        return ops.decode_heatmaps(heatmaps.detach(), method)
     if method not in DECODE_METHODS:
         raise RuntimeError(f"decode_heatmaps: method must be one of {', '.join(map(repr, DECODE_METHODS))}, "
                            f"got {method!r}")
     sigma = _check_sigma(sigma)
-    _C.check_decode_heatmaps_args(heatmaps, "quarter")
-    scores = ops.decode_heatmaps(heatmaps.detach(), "quarter")[1]
+    scores = ops.decode_heatmaps(heatmaps.detach(), "quarter")[1]   # also checks heatmaps
     if method == "integral":
         return integral_coords(heatmaps, integral_radius(sigma)), scores
     coords = ops.decode_heatmaps(modulate_heatmaps(heatmaps.detach(), sigma), "taylor")[0]

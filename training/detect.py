@@ -8,16 +8,18 @@ Per face: a face box from the detector (training/infer/face_detector.py: OpenCV'
 several passes, or ``--yunet model.onnx``), or the ``--box x,y,w,h`` given (the tight box around
 the face's landmarks, as training crops); the crop the model was trained on; the Predictor
 (training/infer/predictor.py) -> landmarks in image pixels and per-point scores. ``--flip-test`` averages
-the heatmaps of each crop and its mirror; ``--decode dark|quarter|integral`` (``--decode-beta``)
-picks how heatmaps become points (training/data/codec.py).
+the heatmaps of each crop and its mirror; ``--decode dark|taylor|quarter|integral`` picks how
+heatmaps become points (awing_ext.decode_heatmaps, docs/evaluation.md).
 
 Output (stdout), per image or frame:
     {"image": PATH, "faces": [{"box": [x, y, w, h], "crop": [cx, cy, side, angle],
-                               "landmarks": [[x, y], ...], "scores": [...]}, ...]}
+                               "landmarks": [[x, y], ...], "scores": [...],
+                               "low_confidence": [false, ...]}, ...]}
     {"video": PATH, "frame": i, "time": seconds, "faces": [{..., "track": id}, ...]}
 with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md); "crop" is the
 square the model saw (centre, side, roll in degrees counter-clockwise); "scores" are heatmap peaks
-(higher = more confident). A folder's unreadable image gives {"image": PATH, "error": "..."} and
+(higher = more confident); "low_confidence" flags the points whose peak is below 0.2, planes the
+model left flat, whose landmark is a guess (training/data/codec.py). A folder's unreadable image gives {"image": PATH, "error": "..."} and
 the run goes on. The output is strict JSON: a value that is not finite is written as null.
 
 Video: frames are read in order (OpenCV's VideoCapture: mp4, avi, mov, mkv, ... as its FFmpeg
@@ -45,7 +47,7 @@ from typing import Tuple
 
 import numpy as np
 
-from .data.codec import DECODE_METHODS, DEFAULT_DECODE_BETA
+from .data.codec import DECODE_HELP, DECODE_METHODS
 from .engine.cli import float_above, float_at_least, int_at_least, run
 from .engine.runtime import keep_freed_memory, resolve_device
 from .infer.face_detector import build_detector
@@ -108,10 +110,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--flip-test", action="store_true", help="average each crop's heatmaps with its mirror's")
     p.add_argument("--batch-size", type=int_at_least(1), default=16, help="images or frames per model batch")
     p.add_argument("--decode", default="dark", choices=DECODE_METHODS,
-                   help="heatmaps -> points: dark (Taylor step of the log-heatmap), quarter (argmax + 1/4 px, "
-                        "the paper's code), integral (soft-argmax, training/data/codec.py)")
-    p.add_argument("--decode-beta", type=float_above(0), default=None,
-                   help=f"integral's softmax sharpness (default {DEFAULT_DECODE_BETA:g}; larger: closer to the argmax)")
+                   help=DECODE_HELP)
     g = p.add_argument_group("face detector (training/infer/face_detector.py)")
     g.add_argument("--cascade", default=None, help="one Haar cascade XML instead of the bundled passes")
     g.add_argument("--single-pass", action="store_true", help="only the first Haar pass (frontalface_default)")
@@ -124,8 +123,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--smooth-beta", type=float_at_least(0), default=0.05, help="One Euro speed coefficient "
                                                                                 "(higher: less lag)")
     args = p.parse_args(argv)
-    if args.decode_beta is not None and args.decode != "integral":
-        p.error(f"--decode-beta is the integral decoding's: give --decode integral with it (--decode is {args.decode})")
     if args.box is not None:
         try:
             args.box = parse_box(args.box)
@@ -148,8 +145,7 @@ def main(argv=None) -> int:
     find = FaceFinder(args.box, None if args.box is not None else build_detector(args.cascade, args.yunet,
                                                                                  args.single_pass), args.max_faces)
     predictor = Predictor.from_checkpoint(args.checkpoint, device, flip_test=args.flip_test,
-                                          batch_size=args.batch_size, decode_method=args.decode,
-                                          decode_beta=args.decode_beta or DEFAULT_DECODE_BETA)
+                                          batch_size=args.batch_size, decode_method=args.decode)
     try:
         if source.is_dir():
             return run_folder(args, predictor, find)

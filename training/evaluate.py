@@ -3,7 +3,7 @@
     python -m training.evaluate --checkpoint runs/<run>/best.pt [--split test] [--out DIR]
     python -m training.evaluate --checkpoint best.pt --dataset folder --data-root my_photos   # any data
     python -m training.evaluate --checkpoint best.pt --flip-test      # + mirrored crops, averaged heatmaps
-    python -m training.evaluate --checkpoint best.pt --decode integral [--decode-beta 30]   # soft-argmax
+    python -m training.evaluate --checkpoint best.pt --decode integral   # integral regression's decoding
 
 The dataset, model and crop settings come from the checkpoint's recorded config; options given
 here override them. Prints a results table (the model beside the mean shape of the training
@@ -11,9 +11,11 @@ split) and writes results_<split>.json, ced_<split>.png and predictions_<split>.
 (default: the checkpoint's folder). The work is training.eval.protocol.evaluate_split, which the end
 of a training run calls too.
 
-``--decode`` picks how heatmaps become points (training/data/codec.py): dark (default), quarter
-(the paper's code) or integral (soft-argmax, ``--decode-beta`` its sharpness); results_<split>.json
-records it ("decode", "decode_beta").
+``--decode`` picks how heatmaps become points (awing_ext.decode_heatmaps, docs/evaluation.md):
+dark (default: DARK's modulation, then its Taylor step), taylor (the Taylor step alone), quarter
+(the paper's code) or integral (the integral term's windowed expectation); results_<split>.json
+records it ("decode"), and the share of points whose heatmap peak is below 0.2
+("low_confidence": flat planes, training/data/codec.py).
 
 ``--skip-bad`` evaluates what can be read of a dataset (your own photos with one odd .pts file):
 bad files are left out, listed on stderr and counted in the results ("skipped",
@@ -28,7 +30,7 @@ from awing_ext.schemes import get_scheme
 
 from .engine.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
 from .engine.checkpoint import load_checkpoint, load_model
-from .data.codec import DECODE_METHODS, DEFAULT_DECODE_BETA, HeatmapCodec
+from .data.codec import DECODE_HELP, DECODE_METHODS, HeatmapCodec
 from .data.registry import DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
@@ -60,10 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="average the heatmaps of each crop and its mirror (left/right points swapped back): "
                         "the flip test of mmpose/HRNet evaluations, 2x the compute")
     p.add_argument("--decode", default="dark", choices=DECODE_METHODS,
-                   help="heatmaps -> points: dark (Taylor step of the log-heatmap), quarter (argmax + 1/4 px, "
-                        "the paper's code), integral (soft-argmax, training/data/codec.py)")
-    p.add_argument("--decode-beta", type=float_above(0), default=None,
-                   help=f"integral's softmax sharpness (default {DEFAULT_DECODE_BETA:g}; larger: closer to the argmax)")
+                   help=DECODE_HELP)
     p.add_argument("--protocol", default="awing", choices=("awing", "released"),
                    help="awing: this package's crop, --decode's decoding and normaliser; released: the authors' "
                         "released WFLW test protocol (training/eval/released_protocol.py) for comparing with their numbers")
@@ -72,9 +71,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.decode_beta is not None and args.decode != "integral":
-        raise UsageError(f"--decode-beta is the integral decoding's: give --decode integral with it "
-                         f"(--decode is {args.decode})")
     if args.protocol == "released" and args.decode != "dark":
         raise UsageError("--decode is this package's protocol's: --protocol released decodes as the released "
                          "code does (with DARK beside it)")
@@ -104,7 +100,7 @@ def main(argv=None) -> dict:
                                     skip_bad=common["skip_bad"], crop=common["crop"], workers=args.workers)
     out = Path(args.out or Path(args.checkpoint).parent)
     codec = replace(HeatmapCodec.for_model(model.config, scheme, cfg.get("sigma", 1.0)), decode_method=args.decode,
-                    decode_beta=args.decode_beta or DEFAULT_DECODE_BETA, logits=cfg.get("loss") == "focal")
+                    logits=cfg.get("loss") == "focal")
     report = evaluate_split(model, codec, dataset,
                             baseline, device=device, out=out, suffix=f"_{args.split}",
                             title=f"CED, {name} {args.split}", batch_size=args.batch_size,

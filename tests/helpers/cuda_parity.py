@@ -68,7 +68,7 @@ def assert_decodes_agree(heatmaps: torch.Tensor, method: str, atol: float = 1e-4
     assert torch.equal(c_s.isnan(), g_s.isnan())
     assert torch.equal(torch.nan_to_num(c_s), torch.nan_to_num(g_s)), "argmax values differ"
     diff = (c_xy - g_xy).abs().amax(dim=-1)
-    if method == "dark":
+    if method == "taylor":
         det = log_hessian_det(heatmaps, c_xy)
         q_xy, _ = awing_ext.decode_heatmaps(heatmaps, "quarter")
         # At det ~ 0 one backend may take the DARK step and the other the quarter fallback.

@@ -58,7 +58,7 @@ def _boundaries_args(**change):
 
 
 def _decode_args(**change):
-    args = dict(heatmaps=torch.rand(2, 5, 6, 7), method="dark")
+    args = dict(heatmaps=torch.rand(2, 5, 6, 7), method="taylor")
     args.update(change)
     return "decode_heatmaps", list(args.values())
 
@@ -67,6 +67,18 @@ def _soft_argmax_args(**change):
     args = dict(heatmaps=torch.rand(2, 5, 6, 7), beta=1.0)
     args.update(change)
     return "soft_argmax", list(args.values())
+
+
+def _integral_args(**change):
+    args = dict(heatmaps=torch.rand(2, 5, 6, 7), radius=3)
+    args.update(change)
+    return "integral_coords", list(args.values())
+
+
+def _integral_backward_args(**change):
+    args = dict(grad=torch.rand(2, 5, 2), heatmaps=torch.rand(2, 5, 6, 7), coords=torch.rand(2, 5, 2), radius=3)
+    args.update(change)
+    return "integral_coords_backward", list(args.values())
 
 
 def _soft_argmax_backward_args(**change):
@@ -147,7 +159,8 @@ BAD_ARGUMENTS = [
     ("boundaries-sigma-nan", _boundaries_args(sigma=float("nan")), "render_boundaries: sigma must be a finite number > 0"),
     ("decode-3d", _decode_args(heatmaps=torch.rand(5, 6, 7)), r"decode_heatmaps: heatmaps must be 4-D \(N, C, H, W\)"),
     ("decode-empty-plane", _decode_args(heatmaps=torch.rand(2, 5, 0, 7)), "decode_heatmaps: heatmaps must have H, W > 0"),
-    ("decode-method", _decode_args(method="argmax"), "decode_heatmaps: method must be 'dark' or 'quarter', got 'argmax'"),
+    ("decode-method", _decode_args(method="argmax"), r"decode_heatmaps: the op's method must be 'quarter' or 'taylor' \(awing_ext.decode_heatmaps adds 'dark' "
+     r"and 'integral'\), got 'argmax'"),
     ("soft-argmax-3d", _soft_argmax_args(heatmaps=torch.rand(5, 6, 7)), r"soft_argmax: heatmaps must be 4-D \(N, C, H, W\)"),
     ("soft-argmax-int", _soft_argmax_args(heatmaps=torch.ones(1, 1, 2, 2, dtype=torch.int64)),
      "soft_argmax: heatmaps must be float32, float64, float16 or bfloat16"),
@@ -158,6 +171,16 @@ BAD_ARGUMENTS = [
      r"soft_argmax_backward: grad must have shape \(N, K, 2\) = \(2, 5, 2\)"),
     ("soft-argmax-backward-coords", _soft_argmax_backward_args(coords=torch.ones(2, 5, 2, dtype=torch.int32)),
      "soft_argmax_backward: coords must be a floating-point tensor"),
+    ("integral-3d", _integral_args(heatmaps=torch.rand(5, 6, 7)), r"integral_coords: heatmaps must be 4-D \(N, C, H, W\)"),
+    ("integral-int", _integral_args(heatmaps=torch.ones(1, 1, 2, 2, dtype=torch.int64)),
+     "integral_coords: heatmaps must be float32, float64, float16 or bfloat16"),
+    ("integral-empty-plane", _integral_args(heatmaps=torch.rand(2, 5, 0, 7)), "integral_coords: heatmaps must have H, W > 0"),
+    ("integral-radius", _integral_args(radius=-1), r"integral_coords: radius must be an integer in \[0, 1048576\]"),
+    ("integral-radius-huge", _integral_args(radius=2 ** 40), r"integral_coords: radius must be an integer in \[0, 1048576\]"),
+    ("integral-backward-grad", _integral_backward_args(grad=torch.rand(2, 4, 2)),
+     r"integral_coords_backward: grad must have shape \(N, K, 2\) = \(2, 5, 2\)"),
+    ("integral-backward-coords", _integral_backward_args(coords=torch.ones(2, 5, 2, dtype=torch.int32)),
+     "integral_coords_backward: coords must be a floating-point tensor"),
 ]
 IDS = [case[0] for case in BAD_ARGUMENTS]
 
@@ -209,7 +232,7 @@ def test_same_message_on_cpu_meta_and_fake_tensors(case):
 
 @pytest.mark.parametrize("case", [c for c in BAD_ARGUMENTS if c[0] in (
     "loss-theta", "loss-kernel-even", "loss-reduction", "loss-weights-shape", "mask-kernel", "heatmaps-sigma",
-    "heatmaps-visible", "boundaries-index", "decode-method", "soft-argmax-beta", "wing-omega",
+    "heatmaps-visible", "boundaries-index", "decode-method", "soft-argmax-beta", "integral-radius", "wing-omega",
     "focal-positive-threshold", "smooth-l1-target-weight")], ids=lambda c: c[0])
 def test_same_message_under_torch_compile(case):
     """torch.compile traces with fake tensors (here with dynamic shapes): the bad argument is

@@ -64,7 +64,7 @@ def test_target_ops_replay():
                 awing_ext.render_boundaries(lm, "68", 64, 1.0),
                 awing_ext.render_boundaries(lm, "68", 64, 1.0, per_curve=True),
                 awing_ext.loss_map_mask(heat_in),
-                *awing_ext.decode_heatmaps(heat_in, "dark"),
+                *awing_ext.decode_heatmaps(heat_in, "taylor"),
                 *awing_ext.decode_heatmaps(heat_in, "quarter"))
 
     graph, static = capture(ops)

@@ -20,21 +20,21 @@ def _points(n, k, h, w, margin, seed, device):
 @pytest.mark.parametrize("sigma", [1.0, 1.5, 2.0, 3.0])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_round_trip(device, sigma, dtype):
-    """Render at random sub-pixel points, decode: the default (dark) error stays < 0.02 px."""
+    """Render at random sub-pixel points, decode: the Taylor step's error stays < 0.02 px."""
     pts = _points(16, 68, 64, 64, 1.0, seed=int(sigma * 7), device=device).to(dtype)
     hm = awing_ext.render_heatmaps(pts, 64, sigma, dtype=dtype)
-    coords, scores = awing_ext.decode_heatmaps(hm)
+    coords, scores = awing_ext.decode_heatmaps(hm, "taylor")
     err = (coords.double() - pts.double()).norm(dim=-1)
     q_coords, _ = awing_ext.decode_heatmaps(hm, "quarter")
     q_err = (q_coords.double() - pts.double()).norm(dim=-1)
-    print(f"\nround trip sigma={sigma} {dtype}: dark mean {err.mean():.2e} max {err.max():.2e} px; "
+    print(f"\nround trip sigma={sigma} {dtype}: taylor mean {err.mean():.2e} max {err.max():.2e} px; "
           f"quarter mean {q_err.mean():.3f} max {q_err.max():.3f} px")
     assert err.max() < 0.02
     assert 0.05 < q_err.mean() < 0.3 and q_err.max() < 0.5
     torch.testing.assert_close(scores, hm.flatten(2).amax(-1).to(scores.dtype))
 
 
-@pytest.mark.parametrize("method", ["dark", "quarter"])
+@pytest.mark.parametrize("method", ["taylor", "quarter"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str)
 def test_matches_reference(device, method, dtype):
     hm = gaussian_heatmaps(3, 7, 20, 24, sigma=1.5, seed=3, dtype=dtype, device=device)
@@ -55,9 +55,9 @@ def test_border_ties_and_degenerate(device):
     hm[0, 2, 3, 3] = 1.0           # tie: the first (row-major) maximum wins
     hm[0, 2, 4, 1] = 1.0
     hm[0, 3] = float("nan")        # all NaN: pixel (0, 0)
-    hm[0, 4, 2, 2] = 1.0           # isolated peak (zero neighbours): dark falls back to quarter
+    hm[0, 4, 2, 2] = 1.0           # isolated peak (zero neighbours): taylor falls back to quarter
     hm[0, 4, 2, 3] = 0.5
-    for method in ("dark", "quarter"):
+    for method in ("taylor", "quarter"):
         coords, scores = awing_ext.decode_heatmaps(hm, method)
         c = coords[0].tolist()
         assert c[0] == [0.0, 0.0]
@@ -73,7 +73,7 @@ def test_round_trip_near_borders(device):
     """Points within a pixel of the border decode within a quarter pixel or so (quarter fallback)."""
     pts = torch.tensor([[[0.3, 10.2], [62.8, 31.0], [20.0, 0.0], [63.0, 63.0]]], device=device)
     hm = awing_ext.render_heatmaps(pts, 64, 1.0)
-    coords, _ = awing_ext.decode_heatmaps(hm)
+    coords, _ = awing_ext.decode_heatmaps(hm, "taylor")
     assert ((coords - pts).norm(dim=-1) < 0.36).all()
 
 
@@ -84,7 +84,7 @@ def test_empty(device):
 
 def test_opcheck(device):
     hm = gaussian_heatmaps(2, 3, 9, 11, seed=4, device=device)
-    torch.library.opcheck(OP, (hm, "dark"))
+    torch.library.opcheck(OP, (hm, "taylor"))
     torch.library.opcheck(OP, (hm.half(), "quarter"))
 
 
@@ -93,7 +93,7 @@ def test_torch_compile_fullgraph(device):
     hm = gaussian_heatmaps(2, 5, 16, 16, seed=5, device=device)
 
     def f(h):
-        c, s = awing_ext.decode_heatmaps(h * 1.0)
+        c, s = awing_ext.decode_heatmaps(h * 1.0, "taylor")
         return c * 4 + 1.5, s
 
     got, want = torch.compile(f, fullgraph=True)(hm), f(hm)
@@ -104,7 +104,7 @@ def test_torch_compile_fullgraph(device):
 def test_cpu_and_cuda_agree():
     """Same argmax and scores; offsets to 1e-4, either side of DARK's det > 0 test at det ~ 0."""
     hm = gaussian_heatmaps(8, 68, 64, 64, seed=6)
-    for method in ("dark", "quarter"):
+    for method in ("taylor", "quarter"):
         assert_decodes_agree(hm, method)
 
 
@@ -112,11 +112,16 @@ def test_decode_errors(device):
     h = torch.rand(2, 3, 8, 8, device=device)
     with pytest.raises(RuntimeError, match=r"heatmaps must be 4-D \(N, C, H, W\)"):
         awing_ext.decode_heatmaps(h[0])
-    with pytest.raises(RuntimeError, match="method must be 'dark' or 'quarter', got 'soft-argmax'"):
+    with pytest.raises(RuntimeError, match="method must be one of 'dark', 'taylor', 'quarter', 'integral', "
+                                           "got 'soft-argmax'"):
         awing_ext.decode_heatmaps(h, "soft-argmax")
-    with pytest.raises(RuntimeError, match="method must be 'dark' or 'quarter'"):
-        torch.ops.awing_ext.decode_heatmaps(h, "soft-argmax")
-    with pytest.raises(RuntimeError, match="heatmaps must have H, W > 0"):
-        awing_ext.decode_heatmaps(torch.zeros(1, 2, 0, 4, device=device))
-    with pytest.raises(RuntimeError, match="heatmaps must be float32"):
-        awing_ext.decode_heatmaps(h.int())
+    with pytest.raises(RuntimeError, match=r"the op's method must be 'quarter' or 'taylor' \(awing_ext.decode_heatmaps "
+                                           r"adds 'dark' and 'integral'\), got 'dark'"):
+        torch.ops.awing_ext.decode_heatmaps(h, "dark")
+    for method in awing_ext.DECODE_METHODS:
+        with pytest.raises(RuntimeError, match="heatmaps must have H, W > 0"):
+            awing_ext.decode_heatmaps(torch.zeros(1, 2, 0, 4, device=device), method)
+        with pytest.raises(RuntimeError, match="heatmaps must be float32"):
+            awing_ext.decode_heatmaps(h.int(), method)
+        with pytest.raises(RuntimeError, match=r"heatmaps must be 4-D \(N, C, H, W\)"):
+            awing_ext.decode_heatmaps(h[0], method)

@@ -9,21 +9,15 @@ coordinates the two relate by
 * encode: (N, K, 2) crop landmarks + (N, K) visibility -> (N, K [+1], H, H) targets (Gaussian
   heatmaps, the boundary heatmap last when the model has one) and (N, K [+1]) channel weights,
   rendered on the landmarks' device by awing_ext's kernels.
-* decode: (N, >= K, H, H) heatmaps -> (N, K, 2) crop landmarks and (N, K) scores, by one of
-  DECODE_METHODS: "dark" (the default) and "quarter" are awing_ext.decode_heatmaps' methods;
-  "integral" is awing_ext.soft_argmax (integral regression, Sun et al. ECCV 2018), the expectation
-  of the pixel coordinates under softmax(decode_beta * heatmap). Every method's score is the
-  plane's maximum (decode_heatmaps' score: the value at the first argmax pixel, NaN ignored).
-
-decode_beta, measured on rendered targets (sigma 1, peak 1, random sub-pixel centres >= 4 px from
-the border, tests/training/data/test_codec_decode.py): below ~15 the flat background pulls points
-towards the plane's centre (beta 10 on 64 x 64: mean error 4.6 px); above it the softmax narrows
-to the argmax pixel (beta 200: mean 0.37 px, near the argmax pixel's 0.39). The default, 30,
-gives 0.30 px mean / 0.47 px max on 16-64 px planes, and stays there when the peak is lower (a
-network less sure of a point): a 0.5 peak on 64 x 64 is 0.22 px mean at beta 30, but 0.64 px at
-25 and 4.4 px at 20.
-On real predictions background noise and second modes weigh in as exp(beta * value): the larger
-beta, the closer integral gets to the argmax. DARK stays the exact decoder for Gaussian peaks.
+* decode: (N, >= K, H, H) heatmaps -> (N, K, 2) crop landmarks and (N, K) scores by
+  awing_ext.decode_heatmaps with one of its methods: "dark" (the default: DARK's modulation, then
+  its Taylor step), "taylor", "quarter" or "integral", the codec's sigma setting DARK's smoothing
+  and integral's window. Every method's score is the plane's maximum.
+* low_confidence: the points whose score (heatmap peak) is below LOW_CONFIDENCE_THRESHOLD: a
+  plane the model left flat, whose decoded point is the argmax of noise (an all-zero plane
+  decodes to the top-left pixel). 0.2 is the loss map's threshold (--loss-map-threshold): the
+  value below which AWing itself treats a pixel as background. A visible landmark's target peaks
+  at >= 0.78 (sigma 1, any sub-pixel centre).
 """
 import math
 import numbers
@@ -35,8 +29,17 @@ from torch import Tensor
 
 import awing_ext
 
-DECODE_METHODS = ("dark", "quarter", "integral")
-DEFAULT_DECODE_BETA = 30.0   # integral's softmax sharpness (module docstring)
+DECODE_METHODS = awing_ext.DECODE_METHODS
+LOW_CONFIDENCE_THRESHOLD = 0.2   # module docstring
+# --decode's help, shared by evaluate and detect
+DECODE_HELP = ("heatmaps -> points (docs/evaluation.md): dark (DARK: Gaussian modulation, then the Taylor step of "
+               "the log-heatmap), taylor (the Taylor step alone), quarter (argmax + 1/4 px, the paper's code), "
+               "integral (the integral term's relu(h) expectation in a ceil(3 sigma) window)")
+
+
+def low_confidence(scores: Tensor, threshold: float = LOW_CONFIDENCE_THRESHOLD) -> Tensor:
+    """(N, K) bool: the points whose heatmap peak is below `threshold` (NaN peaks included)."""
+    return ~(scores >= threshold)
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,14 @@ class HeatmapCodec:
     boundary_scheme: Optional[str] = "68"   # landmark scheme of the boundary channel; None: no channel
     boundary_sigma: float = 1.0
     decode_method: str = "dark"             # one of DECODE_METHODS
-    decode_beta: float = DEFAULT_DECODE_BETA  # integral's softmax sharpness; unused by the others
     logits: bool = False                    # heatmaps are logits (a --loss focal model): decode sigmoid(heatmaps)
 
     def __post_init__(self):
         if self.decode_method not in DECODE_METHODS:
             raise ValueError(f"decode_method must be one of {', '.join(DECODE_METHODS)}, got {self.decode_method!r}")
-        beta = self.decode_beta
-        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta <= 0:
-            raise ValueError(f"decode_beta must be a finite number > 0, got {self.decode_beta!r}")
+        sigma = self.sigma
+        if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma <= 0:
+            raise ValueError(f"sigma must be a finite number > 0, got {self.sigma!r}")
 
     @classmethod
     def for_model(cls, config, scheme: str, sigma: float = 1.0) -> "HeatmapCodec":
@@ -91,9 +93,5 @@ class HeatmapCodec:
         heat = heatmaps[:, :num_landmarks].float()
         if self.logits:   # the probabilities the focal loss trained; also DARK's log needs values > 0
             heat = torch.sigmoid(heat)
-        if self.decode_method == "integral":
-            coords = awing_ext.soft_argmax(heat, self.decode_beta)
-            scores = awing_ext.decode_heatmaps(heat, "quarter")[1]   # the peak value, as dark's score
-        else:
-            coords, scores = awing_ext.decode_heatmaps(heat, self.decode_method)
+        coords, scores = awing_ext.decode_heatmaps(heat, self.decode_method, sigma=self.sigma)
         return self.heatmap_to_crop(coords), scores

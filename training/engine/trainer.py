@@ -31,6 +31,7 @@ from ..eval import metrics
 from ..eval.protocol import evaluate_split, run_evaluation, train_crop_landmarks
 from ..models.registry import ModelConfig, config_from_dict, create_model, model_config
 from ..models.inputs import model_input
+from ..models.output_prior import init_output_prior
 from .run_folder import trim_metrics_log
 from .run_log import RunLog
 from .runtime import worker_init
@@ -117,15 +118,18 @@ def build_datasets(args: argparse.Namespace, input_size: int) -> tuple:
 def build_network(args, base: ModelConfig, points: int, init: Optional[dict], state: Optional[dict], source: str,
                   device, dist) -> tuple:
     """(model, net): the module (state, evaluation) and what training calls (DDP- and compile-wrapped).
-    --pretrained-backbone fetches ImageNet weights for a fresh run only (a checkpoint holds its own)."""
+    --pretrained-backbone fetches ImageNet weights for a fresh run only (a checkpoint holds its own);
+    a fresh --loss focal run starts its heatmap outputs at CornerNet's prior bias."""
     if init is not None and base.num_landmarks != points:
         raise InitCheckpointError(f"--init {args.init}: the model predicts {base.num_landmarks} landmarks but "
                                   f"the {args.dataset} data has {points}")
     if state is not None and base.num_landmarks != points:
         raise ValueError(f"--resume {source}: the model predicts {base.num_landmarks} landmarks but the "
                          f"{args.dataset} data has {points}")
-    pretrained = args.pretrained_backbone and init is None and state is None
-    model = create_model(replace(base, num_landmarks=points), pretrained=pretrained)
+    fresh = init is None and state is None
+    model = create_model(replace(base, num_landmarks=points), pretrained=args.pretrained_backbone and fresh)
+    if fresh and args.loss == "focal":   # heatmaps are logits: start at CornerNet's prior (models/output_prior.py)
+        init_output_prior(model)
     if init is not None:
         try:
             fit_state_dict(model, init["model"], f"--init {args.init}")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..engine.cli import strict_json
-from ..data.codec import HeatmapCodec
+from ..data.codec import LOW_CONFIDENCE_THRESHOLD, HeatmapCodec, low_confidence
 from ..data.registry import build_dataset, subsets_of
 from ..infer.predictor import crop_landmarks
 from ..engine.runtime import worker_init
@@ -25,28 +25,31 @@ def run_evaluation(model: torch.nn.Module, loader, device: torch.device, codec: 
                    channels_last: bool = False, keep_images: int = 16,
                    flip_permutation: Optional[Sequence[int]] = None) -> dict:
     """Predicts every sample of `loader` (predict.crop_landmarks; flip-averaged with a permutation):
-    {"pred", "gt", "visible" (N, K[, 2]) numpy in crop pixels, "images": the first `keep_images`
-    crops (uint8 HWC) for the prediction grid}."""
+    {"pred", "gt", "visible" (N, K[, 2]) numpy in crop pixels, "scores" (N, K) heatmap peaks,
+    "images": the first `keep_images` crops (uint8 HWC) for the prediction grid}."""
     was_training = model.training
     model.eval()
-    preds, gts, vis, images = [], [], [], []
+    preds, scores, gts, vis, images = [], [], [], [], []
     for batch in loader:
         imgs = batch["image"].to(device, non_blocking=True)
-        pred, _ = crop_landmarks(model, imgs, codec, flip_permutation, channels_last)
+        pred, score = crop_landmarks(model, imgs, codec, flip_permutation, channels_last)
         preds.append(pred.cpu().numpy())
+        scores.append(score.cpu().numpy())
         gts.append(batch["landmarks"].numpy())
         vis.append(batch["visible"].numpy())
         if len(images) < keep_images:
             images.extend(list(batch["image"][: keep_images - len(images)].permute(0, 2, 3, 1).numpy()))
     model.train(was_training)
-    return {"pred": np.concatenate(preds), "gt": np.concatenate(gts), "visible": np.concatenate(vis),
-            "images": images}
+    return {"pred": np.concatenate(preds), "scores": np.concatenate(scores), "gt": np.concatenate(gts),
+            "visible": np.concatenate(vis), "images": images}
 
 
 def evaluation_report(result: dict, subsets: dict, mean_shape: np.ndarray, threshold: float = 0.1) -> tuple:
     """NME / FR / AUC of the predictions in `result` (run_evaluation's) beside the mean-shape
     baseline, plus one row per evaluation subset (300W common/challenging/full, WFLW attributes)
-    when the dataset defines more than one. Returns (report dict, {name: per-image NMEs})."""
+    when the dataset defines more than one, and "low_confidence": {threshold, fraction}, the share
+    of predicted points whose heatmap peak is below the threshold (flat planes: a model that did
+    not learn shows it here; training/data/codec.py). Returns (report dict, {name: per-image NMEs})."""
     gt = result["gt"]
     curves = {"model": metrics.nme(result["pred"], gt),
               "mean shape": metrics.nme(np.broadcast_to(mean_shape, gt.shape), gt)}
@@ -56,6 +59,10 @@ def evaluation_report(result: dict, subsets: dict, mean_shape: np.ndarray, thres
               "results": {name: metrics.summarize(v, threshold) for name, v in curves.items()},
               "subsets": (metrics.per_subset(curves["model"], subsets, threshold, total=None)
                           if len(subsets) > 1 else {})}
+    if "scores" in result:
+        flat = low_confidence(torch.from_numpy(np.asarray(result["scores"], dtype=np.float32)))
+        report["low_confidence"] = {"threshold": LOW_CONFIDENCE_THRESHOLD,
+                                    "fraction": float(flat.float().mean()) if flat.numel() else 0.0}
     if num_points == 68:
         report["inter_pupil_nme"] = float(metrics.nme(result["pred"], gt, "inter_pupil").mean())
     return report, curves
@@ -67,6 +74,10 @@ def format_report(report: dict) -> str:
     if report["subsets"]:
         text += "\n\nper subset (model):\n\n" + metrics.format_table(report["subsets"], report["threshold"],
                                                                      name_header="subset")
+    flat = report.get("low_confidence")
+    if flat and flat["fraction"] > 0:
+        text += (f"\n\n{100 * flat['fraction']:.1f} % of the predicted points have a heatmap peak below "
+                 f"{flat['threshold']:g} (flat heatmaps: those points are guesses)")
     return text
 
 
@@ -97,7 +108,7 @@ def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baselin
                    extra: Optional[dict] = None, flip_permutation: Optional[Sequence[int]] = None) -> dict:
     """Evaluates `model` on `dataset` beside the mean shape of `baseline_landmarks`; writes
     results{suffix}.json, ced{suffix}.png and predictions{suffix}.png to `out`; returns the report
-    (with the codec's decoding: "decode", and "decode_beta" for integral, else null)."""
+    (with the codec's decoding: "decode")."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
                                          pin_memory=device.type == "cuda",
                                          worker_init_fn=worker_init() if workers else None)
@@ -105,8 +116,7 @@ def evaluate_split(model: torch.nn.Module, codec: HeatmapCodec, dataset, baselin
     baseline = metrics.MeanShapeBaseline().fit(baseline_landmarks)
     report, curves = evaluation_report(result, subsets_of(dataset), baseline.mean_shape_, threshold)
     skipped = skipped_files(dataset)
-    decoding = {"decode": codec.decode_method,
-                "decode_beta": codec.decode_beta if codec.decode_method == "integral" else None}
+    decoding = {"decode": codec.decode_method}
     report = {**(extra or {}), **decoding, **report, "skipped": len(skipped), "skipped_files": skipped}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@
     out = predictor.predict([image_a, image_b], boxes=[(x, y, w, h), None])
     out.landmarks   # (N, K, 2) float64, image pixels (pixel centres at integers)
     out.scores      # (N, K) heatmap peaks, higher = more confident
+    out.low_confidence   # (N, K) bool: peak below 0.2, a flat plane whose point is a guess
 
 One face per image. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, W) and RGBA are
 converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
@@ -33,7 +34,7 @@ from torch import Tensor
 
 from awing_ext.schemes import get_scheme
 
-from ..data.codec import DEFAULT_DECODE_BETA, HeatmapCodec
+from ..data.codec import HeatmapCodec, low_confidence
 from ..data.io import load_image_rgb, to_rgb_uint8
 from ..data.transforms import CROP_SCALE, apply_affine, crop_matrix
 from ..models.inputs import model_input
@@ -116,6 +117,12 @@ class Predictions:
     scores: np.ndarray      # (N, K) float32, heatmap peak values
     crops: np.ndarray       # (N, 4) float64: cx, cy, side, angle of the crop each face was seen in
 
+    @property
+    def low_confidence(self) -> np.ndarray:
+        """(N, K) bool: the points whose heatmap peak is below codec.LOW_CONFIDENCE_THRESHOLD (0.2):
+        planes the model left flat, whose landmark is a guess."""
+        return low_confidence(torch.from_numpy(np.asarray(self.scores, dtype=np.float32))).numpy()
+
     def __len__(self) -> int:
         return len(self.landmarks)
 
@@ -128,15 +135,16 @@ class Predictor:
         device: where it runs (default: where the model's weights are).
         flip_test: also predict on the mirrored crop and average (2x the compute).
         batch_size: crops per forward pass.
-        decode_method: "dark" (default), "quarter" or "integral" (training.data.codec.DECODE_METHODS).
-        decode_beta: integral's softmax sharpness (finite, > 0; default codec.DEFAULT_DECODE_BETA).
+        decode_method: "dark" (default), "taylor", "quarter" or "integral" (awing_ext.decode_heatmaps).
+        heatmap_sigma: the training targets' sigma in heatmap pixels (dark's smoothing, integral's
+            window; from_checkpoint reads it from the checkpoint's training options).
         heatmap_logits: the model outputs logits (trained with --loss focal): decode their sigmoid
             (from_checkpoint reads this from the checkpoint's training options).
     """
 
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
-                 decode_beta: float = DEFAULT_DECODE_BETA, heatmap_logits: bool = False):
+                 heatmap_sigma: float = 1.0, heatmap_logits: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
@@ -147,8 +155,8 @@ class Predictor:
         self.device = torch.device(device)
         self.config = model.config
         self.batch_size = batch_size
-        self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, boundary_scheme=None,
-                                  decode_method=decode_method, decode_beta=decode_beta, logits=heatmap_logits)
+        self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, heatmap_sigma, boundary_scheme=None,
+                                  decode_method=decode_method, logits=heatmap_logits)
         self.flip_permutation = flip_permutation_of(self.config.num_landmarks) if flip_test else None
 
     @classmethod
@@ -159,7 +167,9 @@ class Predictor:
         device = resolve_device(device) if isinstance(device, str) else device
         checkpoint = load_checkpoint(path, map_location=device)
         model = load_model(checkpoint, device, str(path))
-        kwargs.setdefault("heatmap_logits", (checkpoint.get("config") or {}).get("loss") == "focal")
+        recorded = checkpoint.get("config") or {}
+        kwargs.setdefault("heatmap_logits", recorded.get("loss") == "focal")
+        kwargs.setdefault("heatmap_sigma", recorded.get("sigma", 1.0))
         return cls(model, device, **kwargs)
 
     @property

@@ -30,8 +30,9 @@ def face_records(predictor: Predictor, images: Sequence[np.ndarray], faces: Sequ
     flat = [(i, f) for i, fs in enumerate(faces) for f in fs]
     out = predictor.predict_crops([images[i] for i, _ in flat], [f.crop for _, f in flat])
     records: List[list] = [[] for _ in images]
-    for (i, face), points, scores in zip(flat, out.landmarks, out.scores):
+    for (i, face), points, scores, flags in zip(flat, out.landmarks, out.scores, out.low_confidence):
         records[i].append({"box": [float(v) for v in face.box],
                            "crop": [round(float(v), 3) for v in face.crop],
-                           "landmarks": np.round(points, 3).tolist(), "scores": np.round(scores, 5).tolist()})
+                           "landmarks": np.round(points, 3).tolist(), "scores": np.round(scores, 5).tolist(),
+                           "low_confidence": [bool(f) for f in flags]})
     return records
