@@ -91,6 +91,17 @@ def test_focal_hand_checked():
     assert math.isclose(float(mean), sum(got) / 1, rel_tol=1e-14)
 
 
+def test_focal_mean_divides_by_the_planes_holding_a_positive():
+    """CornerNet's number of objects: three planes, the first with 3 positive pixels, the second
+    with 1, the third with none: "mean" is the sum / 2 (not / 4 positive pixels)."""
+    x = torch.randn(1, 3, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.full_like(x, 0.1)
+    y[0, 0, 1, 1:4] = 0.9
+    y[0, 1, 2, 2] = 0.8
+    total = awing_ext.focal_heatmap_loss(x, y, reduction="sum")
+    torch.testing.assert_close(awing_ext.focal_heatmap_loss(x, y, reduction="mean"), total / 2)
+
+
 def test_focal_mean_without_positives_is_the_sum():
     x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
     y = torch.full_like(x, 0.1)
