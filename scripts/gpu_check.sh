@@ -89,9 +89,9 @@ if "$sanitizer" --help 2>/dev/null | grep -q -- "--kernel-name "; then filter="-
 
 # The ops whose kernels racecheck/synccheck can find something in (tests/tools/test_gpu_check.py checks
 # csrc/cuda for them): the loss's cub::BlockReduce (shared memory and __syncthreads, reduce.cuh)
-# and the warp shuffles of decode and soft_argmax.
+# and the warp shuffles of decode, soft_argmax and integral_coords.
 race_ops=loss
-sync_ops=loss,decode,soft_argmax
+sync_ops=loss,decode,soft_argmax,integral
 san="PYTORCH_NO_CUDA_MEMORY_CACHING=1 $(q "$sanitizer") --error-exitcode 1 --print-limit 30"
 driver="$(q "$py") scripts/gpu_sanitize_driver.py"
 build_flag=""

@@ -19,7 +19,7 @@ import awing_ext
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 SHAPES = ((1, 1, 1, 1), (2, 3, 5, 7), (2, 3, 8, 12), (1, 2, 3, 33), (0, 3, 8, 8), (2, 0, 4, 4), (2, 3, 0, 5))
-OPS = ("loss", "loss_map_mask", "heatmaps", "boundaries", "decode", "soft_argmax")
+OPS = ("loss", "loss_map_mask", "heatmaps", "boundaries", "decode", "soft_argmax", "integral")
 
 
 def layouts(x: torch.Tensor):
@@ -124,7 +124,7 @@ def run_targets(device, gen, ops) -> int:
             planes[0, 2].view(-1)[::2] = math.nan
             planes[1, 0] = 0.5
         for name, x in layouts(planes):
-            for method in ("dark", "quarter") if "decode" in ops else ():
+            for method in awing_ext.DECODE_METHODS if "decode" in ops else ():
                 awing_ext.decode_heatmaps(x, method)
                 calls += 1
             for k in (1, 3, 7) if "loss_map_mask" in ops else ():
@@ -133,6 +133,10 @@ def run_targets(device, gen, ops) -> int:
             if "soft_argmax" in ops:
                 h_grad = x.detach().requires_grad_(True)
                 awing_ext.soft_argmax(h_grad, 20.0).sum().backward()
+                calls += 2
+            for radius in (0, 3, 1000) if "integral" in ops else ():
+                h_grad = x.detach().requires_grad_(True)
+                awing_ext.integral_coords(h_grad, radius).sum().backward()
                 calls += 2
         if "decode" in ops:
             awing_ext.decode_heatmaps(planes[:0], "dark")

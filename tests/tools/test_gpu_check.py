@@ -121,7 +121,7 @@ def test_sanitizer_passes_are_set_up_as_the_tools_need():
 # The op each CUDA source's kernels belong to (scripts/gpu_sanitize_driver.py --ops).
 KERNEL_OPS = {"adaptive_wing_loss.cu": "loss", "heatmap_losses.cu": "loss", "decode_heatmaps.cu": "decode", "render_heatmaps.cu": "heatmaps",
               "render_boundaries.cu": "boundaries", "loss_map_mask.cu": "loss_map_mask",
-              "soft_argmax.cu": "soft_argmax"}
+              "soft_argmax.cu": "soft_argmax", "integral_coords.cu": "integral"}
 
 
 def source_with_includes(path: Path) -> str:
@@ -144,7 +144,7 @@ def test_racecheck_and_synccheck_cover_every_kernel_with_shared_memory_or_barrie
             assert KERNEL_OPS[path.name] in race, path.name
         if re.search(r"__shared__|__syncthreads|__syncwarp|_sync\(", text):
             assert KERNEL_OPS[path.name] in sync, path.name
-    assert race == {"loss"} and sync == {"loss", "decode", "soft_argmax"}  # and no more than those
+    assert race == {"loss"} and sync == {"loss", "decode", "soft_argmax", "integral"}  # and no more than those
 
 
 # ----------------------------------------------------------------------- the helper scripts
@@ -152,7 +152,7 @@ def test_racecheck_and_synccheck_cover_every_kernel_with_shared_memory_or_barrie
 def test_sanitize_driver_runs_on_the_cpu(capsys):
     driver = helper("gpu_sanitize_driver")
     assert driver.main(["--device", "cpu"]) == 0
-    assert "op calls (loss,loss_map_mask,heatmaps,boundaries,decode,soft_argmax) on cpu finished" in capsys.readouterr().out
+    assert "op calls (loss,loss_map_mask,heatmaps,boundaries,decode,soft_argmax,integral) on cpu finished" in capsys.readouterr().out
     assert driver.main(["--device", "cpu", "--ops", "loss,decode"]) == 0
     assert "op calls (loss,decode) on cpu" in capsys.readouterr().out
     with pytest.raises(SystemExit):
