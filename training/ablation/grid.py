@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..engine.config import ConfigError, RaisingParser, config_to_argv, flatten_options
+from ..engine.loss_ranges import check_loss_ranges
 from ..engine.options import build_parser
 
 if sys.version_info >= (3, 11):
@@ -100,12 +101,16 @@ def _keys(table: Dict[str, object]):
 
 def _check_options(options: Dict[str, object], source: str) -> None:
     """Raises GridError naming `source` and the key when train would refuse these options (the
-    checks of a --config file: config_to_argv's, then argparse's types and choices)."""
+    checks of a --config file: config_to_argv's, then argparse's types and choices, then the loss
+    options' joint ranges)."""
     checker = build_parser(RaisingParser, source=source)
     try:
-        checker.parse_args(config_to_argv(options, checker.options, source))
+        parsed = checker.parse_args(config_to_argv(options, checker.options, source))
     except ConfigError as exc:
         raise GridError(str(exc)) from None
+    problem = check_loss_ranges(parsed)   # the loss options that only fail together (train's check too)
+    if problem:
+        raise GridError(f"{source}: {problem}")
 
 
 def load_grid(path, seeds: Optional[int] = None) -> Grid:

@@ -67,6 +67,8 @@ def test_an_empty_variant_is_the_base(tmp_path):
     ("[variants.a]\npreset = \"huge\"\n", ["variant 'a'", "--preset", "invalid choice"]),
     ("[variants.a]\nno-augment = \"yes\"\n", ["variant 'a'", "no-augment must be true or false"]),
     ("[variants.a]\nepochs = [1, 2]\n", ["variant 'a'", "epochs takes one value"]),
+    ("[variants.a]\nloss = \"focal\"\nfocal-alpha = 1e6\n", ["variant 'a'", "--focal-alpha", "125.471"]),
+    ("[base]\nawing-alpha = 1e6\n[variants.a]\n", ["[base]", "--awing-alpha 1e+06", "0 for every pixel"]),
 ])
 def test_unknown_keys_and_bad_values_name_file_variant_and_key(tmp_path, text, needles):
     path = _grid_file(tmp_path, text)
