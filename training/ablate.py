@@ -16,18 +16,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from .ablation.grid import load_grid
+from .ablation.grid import ABLATION_FILES, MAX_SEEDS, load_grid
 from .ablation.report import collect, format_report, plot_nme, write_json
 from .ablation.runner import LOG_NAME, plan_runs, run_all, write_variant_options
-from .engine.cli import UsageError, int_at_least, run, worker_count
+from .engine.cli import UsageError, int_at_least, int_in, run, worker_count
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.ablate", description=__doc__.split("\n\n")[0],
                                 epilog="docs/ablation.md: the grid file, the run folders, the numbers, resuming")
     p.add_argument("grid", help="the grid file (TOML): [base] train options, [variants.NAME] overrides")
-    p.add_argument("--seeds", type=int_at_least(1), default=None, metavar="N",
-                   help="seeds 0..N-1 per variant (default: the grid's seeds, else 1)")
+    p.add_argument("--seeds", type=int_in(1, MAX_SEEDS), default=None, metavar="N",
+                   help=f"seeds 0..N-1 per variant, N at most {MAX_SEEDS} (default: the grid's seeds, else 1)")
     p.add_argument("--out", default=None, metavar="DIR", help="the ablation's folder (default: runs/ablation/<grid name>)")
     p.add_argument("--workers", type=worker_count, default=None, metavar="W",
                    help="train's data-loader --workers for every run (default: the grid's, else train's)")
@@ -56,8 +56,9 @@ def main(argv=None) -> int:
             raise UsageError(f"{out}: no finished runs of {args.grid} (run it without --report-only first)")
     else:
         print(format_report(numbers))
-        write_json(numbers, grid, ["python", "-m", "training.ablate", *argv], out / "ablation.json")
-        plot_nme(numbers, out / "ablation.png")
+        json_file, plot_file = ABLATION_FILES
+        write_json(numbers, grid, ["python", "-m", "training.ablate", *argv], out / json_file)
+        plot_nme(numbers, out / plot_file)
         print(f"\nablation folder: {out} (ablation.json, ablation.png, <variant>/seed-<s>/)", file=sys.stderr)
     if failed:
         names = ", ".join(f"{o.spec.name} ({o.spec.folder / LOG_NAME})" for o in failed)

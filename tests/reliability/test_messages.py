@@ -62,6 +62,7 @@ def test_one_line_of_worker_and_opencv_errors():
     except cv2.error as exc:
         assert one_line(exc).startswith("OpenCV: could not find a writer")
     assert one_line(KeyError("k")) == "KeyError: 'k'"
+    assert one_line(MemoryError()) == "MemoryError"   # not "MemoryError: "
 
 
 @pytest.mark.parametrize("box, needle", [

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from helpers.cli_runs import run_cli
+from helpers.cli_runs import assert_one_line_error, run_cli
 from training import ablate
 from training.ablation import runner
 
@@ -135,6 +135,19 @@ def test_a_bad_grid_runs_nothing(tmp_path, fake_train, capsys):
     grid = _grid(tmp_path, GRID + "    [variants.typo]\n    sigmaa = 2.0\n")
     code, _, err = run_cli(ablate.main, [grid, "--out", out], capsys)
     assert code == 2 and "variant 'typo': unknown option 'sigmaa'" in err
+    assert not out.exists()
+
+
+def test_seeds_and_variant_names_are_checked_before_anything_runs(tmp_path, fake_train, capsys):
+    """The battery's cases 11 (a variant named as the ablation's own file trained, then failed with
+    "Is a directory") and 12 (--seeds 99999999999 was an empty MemoryError)."""
+    out = tmp_path / "abl"
+    code, _, err = run_cli(ablate.main, [_grid(tmp_path), "--seeds", "99999999999", "--report-only", "--out", out],
+                           capsys)
+    assert code == 2 and "argument --seeds: must be an integer in [1, 1000], got 99999999999" in err
+    grid = _grid(tmp_path, GRID + "    [variants.'ablation.json']\n")
+    code, _, err = run_cli(ablate.main, [grid, "--out", out], capsys)
+    assert_one_line_error(code, err, f"error: {grid}: variant 'ablation.json': ", "ablation.json is the ablation's own file")
     assert not out.exists()
 
 
