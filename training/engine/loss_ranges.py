@@ -70,6 +70,11 @@ def _ln_log1p_exp(x: float) -> float:
     return math.log(math.log1p(math.exp(x)))
 
 
+def _power_of_ten(ln_value: float) -> str:
+    """e^ln_value as 1e+N (the values here are beyond float64's range too)."""
+    return f"1e{ln_value / math.log(10):+.0f}"
+
+
 def _awing(args: argparse.Namespace) -> Optional[str]:
     omega, theta, epsilon, alpha = args.awing_omega, args.awing_theta, args.awing_epsilon, args.awing_alpha
     given = (f"--awing-omega {omega:g} --awing-theta {theta:g} --awing-epsilon {epsilon:g} "
@@ -77,16 +82,16 @@ def _awing(args: argparse.Namespace) -> Optional[str]:
     ln_ratio = math.log(theta) - math.log(epsilon)
     ln_p = [e * ln_ratio for e in (alpha, alpha - 1)]   # ln P at d = theta for y = 0 and y = 1 (linear in y)
     if max(ln_p) > _LN_MAX:
-        return (f"{given}: (theta/epsilon)^(alpha - y), the loss's P at d = theta, overflows float32 "
-                f"(about 1e{max(ln_p) / math.log(10):+.0f} > 3.4e38), so the loss is inf or NaN: lower --awing-alpha or "
+        return (f"{given}: (theta/epsilon)^(alpha - y), the loss's P at d = theta, overflows float32 (about "
+                f"{_power_of_ten(max(ln_p))} > 3.4e38), so the loss is inf or NaN: lower --awing-alpha or "
                 f"--awing-theta / --awing-epsilon")
     ln_loss = [math.log(omega) + _ln_log1p_exp(x) for x in ln_p]   # ln(omega * ln(1 + P))
     if max(ln_loss) > _LN_MAX:
         return f"{given}: the loss at d = theta, omega * ln(1 + P), overflows float32 (> 3.4e38)"
     if max(ln_loss) < _LN_TINY:
         return (f"{given}: the loss at d = theta, omega * ln(1 + (theta/epsilon)^(alpha - y)), is below "
-                f"float32's range (about 1e{max(ln_loss) / math.log(10):+.0f} < 1.2e-38) for every target value y in [0, 1]: it "
-                f"would be 0 for every pixel (lower --awing-alpha, or raise --awing-omega)")
+                f"float32's range (about {_power_of_ten(max(ln_loss))} < 1.2e-38) for every target value y in "
+                f"[0, 1]: it would be 0 for every pixel (lower --awing-alpha, or raise --awing-omega)")
     return None
 
 
@@ -95,8 +100,9 @@ def _wing(args: argparse.Namespace) -> Optional[str]:
     given = f"--wing-omega {omega:g} --wing-epsilon {epsilon:g}"
     ln_slope = math.log(omega) - math.log(epsilon)
     if ln_slope > _LN_MAX:
-        return (f"{given}: the loss's slope at d = 0, omega / epsilon, overflows float32 (about 1e{ln_slope / math.log(10):+.0f} > "
-                f"3.4e38), which makes its gradient NaN where a prediction equals its target")
+        return (f"{given}: the loss's slope at d = 0, omega / epsilon, overflows float32 (about "
+                f"{_power_of_ten(ln_slope)} > 3.4e38), which makes its gradient NaN where a prediction equals its "
+                f"target")
     if math.log(omega) + _ln_log1p_exp(ln_slope) > _LN_MAX:
         return f"{given}: the loss at d = omega, omega * ln(1 + omega / epsilon), overflows float32 (> 3.4e38)"
     return None

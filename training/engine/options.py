@@ -171,8 +171,8 @@ def add_loss_options(p) -> None:
     g.add_argument("--focal-threshold", type=float_in(0.01, 1), default=0.75,
                    help="focal: target value from which a pixel is positive (sub-pixel Gaussian peaks are < 1)")
     g.add_argument("--integral-weight", type=float32_scale, default=0.0, metavar="LAMBDA",
-                   help="add LAMBDA x a coordinate loss on each stack's soft-argmax landmarks (AWing + Integral); 0 = off "
-                        "(at most float32's 3.4e38: it multiplies a float32 loss)")
+                   help="add LAMBDA x a coordinate loss on each stack's soft-argmax landmarks (AWing + Integral); "
+                        "0 = off (at most float32's 3.4e38: it multiplies a float32 loss)")
     g.add_argument("--integral-loss", default="l1", choices=INTEGRAL_LOSSES,
                    help="the coordinate loss: l1, or wing (omega 2.5, epsilon 0.5 heatmap px)")
     g.add_argument("--integral-beta", type=float_above(0), default=30.0,

@@ -147,7 +147,8 @@ def test_seeds_and_variant_names_are_checked_before_anything_runs(tmp_path, fake
     assert code == 2 and "argument --seeds: must be an integer in [1, 1000], got 99999999999" in err
     grid = _grid(tmp_path, GRID + "    [variants.'ablation.json']\n")
     code, _, err = run_cli(ablate.main, [grid, "--out", out], capsys)
-    assert_one_line_error(code, err, f"error: {grid}: variant 'ablation.json': ", "ablation.json is the ablation's own file")
+    assert_one_line_error(code, err, f"error: {grid}: variant 'ablation.json': ",
+                          "ablation.json is the ablation's own file")
     assert not out.exists()
 
 
