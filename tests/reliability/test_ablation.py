@@ -7,7 +7,7 @@ import signal
 import textwrap
 import time
 
-from helpers.cli_runs import start_command
+from helpers.cli_runs import start_command, wait_for
 from training.engine.checkpoint import load_checkpoint
 from training.engine.run_folder import LOCK_NAME
 
@@ -28,21 +28,13 @@ GRID = """
 """
 
 
-def _wait_for(predicate, timeout, what, proc):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert proc.poll() is None, f"ablate ended (status {proc.returncode}) before {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def test_sigint_to_ablate_alone_stops_its_run_cleanly(tmp_path):
     grid = tmp_path / "grid.toml"
     grid.write_text(textwrap.dedent(GRID))
     run = tmp_path / "abl" / "a" / "seed-0"
     ablate = start_command("ablate", grid, "--out", tmp_path / "abl", "--workers", "0", cwd=tmp_path)
     try:
-        _wait_for(lambda: (run / LOCK_NAME).exists() and (run / "last.pt").exists(), 240,
+        wait_for(lambda: (run / LOCK_NAME).exists() and (run / "last.pt").exists(), 240,
                   "the run's lock and first checkpoint", ablate)
         trainer = json.loads((run / LOCK_NAME).read_text())["pid"]
         assert trainer != ablate.pid and os.getpgid(trainer) != os.getpgid(ablate.pid)   # not in its group
