@@ -40,6 +40,7 @@ from .engine.options import (PER_INVOCATION, RESUMABLE, augment_config, build_pa
                              lr_milestones, parse_args, parse_options, resume_options)
 from .engine.trainer import (InitCheckpointError, NonFiniteLoss, Progress, Trainer, final_test,  # noqa: F401
                              initial_weights)
+from .engine.loss_watch import LossStop
 from .engine.run_folder import RunFolderError, RunLock, holds_a_run, remove_run_outputs, remove_stale_temp_files
 from .engine.runtime import keep_freed_memory, resolve_device
 
@@ -123,7 +124,7 @@ def _train(args: argparse.Namespace, trainer: "Trainer") -> dict:
         t0 = time.perf_counter()
         try:
             trainer.fit()
-        except NonFiniteLoss as exc:
+        except LossStop as exc:   # a non-finite loss, or one that stays 0
             raise UsageError(str(exc)) from exc
         if trainer.progress.epoch < args.epochs:  # --max-steps
             if main_process:

@@ -8,7 +8,10 @@ second process (a second run at once, signals, killed parents) start one.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from training.engine.cli import run
 
@@ -52,3 +55,15 @@ def start_command(module, *args, cwd, **kwargs):
     err = open(Path(cwd) / f"{module}.err", "w")
     return subprocess.Popen([sys.executable, "-m", f"training.{module}", *map(str, args)], cwd=cwd,
                             env=subprocess_env(), stdout=out, stderr=err, **kwargs)
+
+
+def wait_for(predicate, timeout, what, proc=None):
+    """Polls `predicate` until it holds; fails the test after `timeout` seconds, or as soon as
+    `proc` (a process started by start_command) ends first."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the process ended (status {proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)

@@ -1,4 +1,7 @@
 """The last sharp edges of the messages: one line, exit 2, checked before anything is created."""
+import json
+
+import pytest
 import torch
 
 from helpers.cli_runs import TINY, assert_one_line_error, run_cli
@@ -59,3 +62,29 @@ def test_one_line_of_worker_and_opencv_errors():
     except cv2.error as exc:
         assert one_line(exc).startswith("OpenCV: could not find a writer")
     assert one_line(KeyError("k")) == "KeyError: 'k'"
+    assert one_line(MemoryError()) == "MemoryError"   # not "MemoryError: "
+
+
+@pytest.mark.parametrize("box, needle", [
+    ("0,0,1e30,1e30", "is more than 10 times the size of the 32x32 image"),   # the battery's case 9
+    ("0,0,10,321", "is more than 10 times"),
+    ("32,0,10,10", "does not overlap the 32x32 image"),
+    ("-10,5,10,10", "does not overlap"),
+    ("5,-1e9,10,10", "does not overlap"),
+])
+def test_detect_refuses_a_box_off_its_image(model_checkpoint, tmp_path, capsys, box, needle):
+    import cv2
+    import numpy as np
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    code, out, err = run_cli(detect.main, [image, "--checkpoint", model_checkpoint, f"--box={box}"], capsys)
+    assert_one_line_error(code, err, f"--box {box.replace('1e30', '1e+30').replace('-1e9', '-1e+09')}", needle)
+    assert out == ""
+    # a folder reports the image and goes on; a box reaching into the image is fine
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((32, 32, 3), np.uint8))
+    code, out, err = run_cli(detect.main, [folder, "--checkpoint", model_checkpoint, f"--box={box}"], capsys)
+    assert code == 0 and needle in json.loads(out)["error"] and "1 unreadable" in err
+    code, out, _ = run_cli(detect.main, [image, "--checkpoint", model_checkpoint, "--box=-9,-9,10,10"], capsys)
+    assert code == 0 and len(json.loads(out)["faces"]) == 1

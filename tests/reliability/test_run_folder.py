@@ -14,20 +14,10 @@ import time
 
 import pytest
 
-from helpers.cli_runs import TINY, assert_one_line_error, run_cli, start_command
+from helpers.cli_runs import TINY, assert_one_line_error, run_cli, start_command, wait_for
 from training import train
 from training.engine.checkpoint import load_checkpoint
 from training.engine.run_folder import LOCK_NAME, RunFolderError, RunLock, trim_metrics_log
-
-
-def _wait_for(predicate, timeout, what, proc=None):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the first run ended (status {proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def _records(folder):
@@ -48,7 +38,7 @@ def test_a_second_run_into_a_busy_folder_is_refused_and_ctrl_c_releases_the_lock
     first = start_command("train", *TINY, "--train-samples", "4000", "--batch-size", "4", "--epochs", "5",
                           "--checkpoint-every", "1", "--out", out, cwd=tmp_path)
     try:
-        _wait_for(lambda: (out / LOCK_NAME).exists() and (out / "last.pt").exists(), 240,
+        wait_for(lambda: (out / LOCK_NAME).exists() and (out / "last.pt").exists(), 240,
                   "its lock and first checkpoint", first)
         holder = json.loads((out / LOCK_NAME).read_text())
         assert holder["pid"] == first.pid and holder["host"] == socket.gethostname()

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..engine.config import ConfigError, RaisingParser, config_to_argv, flatten_options
+from ..engine.config import ConfigError, RaisingParser, config_to_argv, flatten_options, read_text
+from ..engine.loss_ranges import check_loss_ranges
 from ..engine.options import build_parser
 
 if sys.version_info >= (3, 11):
@@ -34,12 +35,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
     import tomli as tomllib
 
-__all__ = ["GridError", "Variant", "Grid", "RESERVED", "load_grid", "seed_list"]
+__all__ = ["GridError", "Variant", "Grid", "RESERVED", "ABLATION_FILES", "MAX_SEEDS", "load_grid", "seed_list"]
 
 # set per run by the ablation (its folder, its seed, resuming it), never by the grid
 RESERVED = frozenset({"out", "seed", "resume", "overwrite", "config", "world_size"})
 TOP_LEVEL = ("title", "seeds", "base", "variants")
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")   # a folder name
+# the ablation's own files beside the variants' folders (ablate.py writes them): no variant is
+# named so, in any case (a case-insensitive file system would take Ablation.json for it)
+ABLATION_FILES = ("ablation.json", "ablation.png")
+# the most seeds a grid or --seeds may ask for: each is a train run per variant, and the plan lists
+# every run before the first starts (--seeds 99999999999 was a MemoryError)
+MAX_SEEDS = 1000
 
 
 class GridError(ConfigError):
@@ -66,14 +73,18 @@ class Grid:
 
 
 def seed_list(value, source: str) -> List[int]:
-    """Seeds from a count N (0..N-1) or an explicit list of distinct non-negative integers."""
+    """Seeds from a count N (0..N-1) or an explicit list of distinct integers in [0, 2**32 - 1]; at
+    most MAX_SEEDS either way."""
     if isinstance(value, bool):
         raise GridError(f"{source}: seeds must be a count or a list of integers, got {str(value).lower()}")
     if isinstance(value, int):
-        if value < 1:
-            raise GridError(f"{source}: seeds must be at least 1, got {value}")
+        if not 1 <= value <= MAX_SEEDS:
+            raise GridError(f"{source}: seeds must be a count from 1 to {MAX_SEEDS} (each is a train run per "
+                            f"variant), got {value}")
         return list(range(value))
     if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        if len(value) > MAX_SEEDS:
+            raise GridError(f"{source}: at most {MAX_SEEDS} seeds (each is a train run per variant), got {len(value)}")
         if any(not 0 <= s <= 2 ** 32 - 1 for s in value) or len(set(value)) != len(value):
             raise GridError(f"{source}: seeds must be distinct integers in [0, 2**32 - 1], got {value}")
         return list(value)
@@ -100,12 +111,16 @@ def _keys(table: Dict[str, object]):
 
 def _check_options(options: Dict[str, object], source: str) -> None:
     """Raises GridError naming `source` and the key when train would refuse these options (the
-    checks of a --config file: config_to_argv's, then argparse's types and choices)."""
+    checks of a --config file: config_to_argv's, then argparse's types and choices, then the loss
+    options' joint ranges)."""
     checker = build_parser(RaisingParser, source=source)
     try:
-        checker.parse_args(config_to_argv(options, checker.options, source))
+        parsed = checker.parse_args(config_to_argv(options, checker.options, source))
     except ConfigError as exc:
         raise GridError(str(exc)) from None
+    problem = check_loss_ranges(parsed)   # the loss options that only fail together (train's check too)
+    if problem:
+        raise GridError(f"{source}: {problem}")
 
 
 def load_grid(path, seeds: Optional[int] = None) -> Grid:
@@ -115,7 +130,7 @@ def load_grid(path, seeds: Optional[int] = None) -> Grid:
     if not path.is_file():
         raise GridError(f"grid file not found: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+        data = tomllib.loads(read_text(path, error=GridError))
     except tomllib.TOMLDecodeError as exc:
         raise GridError(f"{path}: not valid TOML: {exc}") from None
     unknown = [k for k in data if k not in TOP_LEVEL]
@@ -137,6 +152,9 @@ def load_grid(path, seeds: Optional[int] = None) -> Grid:
         source = f"{path}: variant {name!r}"
         if not VARIANT_NAME.match(name):
             raise GridError(f"{source}: a variant's name is its folder: letters, digits, '.', '_' and '-' only")
+        if name.lower() in ABLATION_FILES:
+            raise GridError(f"{source}: a variant's name is its folder, and {name} is the ablation's own file "
+                            f"({', '.join(ABLATION_FILES)} lie beside the variants' folders): rename the variant")
         if not isinstance(table, dict):
             raise GridError(f"{source}: must be a table ([variants.{name}]) of train options")
         table = dict(table)

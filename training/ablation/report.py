@@ -10,38 +10,22 @@ that have it, then aggregates over the seeds like a variant.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 from ..engine.cli import strict_json
 from .grid import Grid
-from .runner import is_finished, plan_runs
+from .results import BASELINE, METRICS, RESULTS_NAME, load_results
+from .runner import plan_runs
 
-__all__ = ["METRICS", "BASELINE", "read_results", "summary", "collect", "row_label", "format_table",
+__all__ = ["METRICS", "BASELINE", "summary", "collect", "unreadable_results", "row_label", "format_table",
            "format_report", "write_json", "plot_nme"]
-
-METRICS = ("nme", "fr", "auc")
-BASELINE = "mean shape"
-
-
-def read_results(folder: Path) -> Optional[dict]:
-    """A finished run's results.json, or None (not finished, or unreadable)."""
-    if not is_finished(folder):
-        return None
-    try:
-        data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, dict) or "model" not in results:
-        return None
-    return data
 
 
 def summary(values: Sequence[float]) -> dict:
-    """{"mean", "std" (sample, ddof=1; None below 2 values), "n", "values"}; mean None when empty."""
+    """{"mean", "std" (sample, ddof=1; None below 2 values), "n", "values"} of the values that are
+    not None; mean None when there are none."""
     values = [float(v) for v in values if v is not None]
     n = len(values)
     mean = sum(values) / n if n else None
@@ -64,10 +48,10 @@ def collect(grid: Grid, out: Path) -> dict:
     for variant in grid.variants:
         per_seed = {}
         for spec in (s for s in specs if s.variant == variant.name):
-            data = read_results(spec.folder)
+            data, unreadable = load_results(spec.folder)
             results = (data or {}).get("results", {})
             runs.append({"variant": spec.variant, "seed": spec.seed, "folder": str(spec.folder),
-                         "finished": data is not None, "model": results.get("model"),
+                         "finished": data is not None, "unreadable": unreadable, "model": results.get("model"),
                          BASELINE: results.get(BASELINE)})
             if data is None:
                 continue
@@ -76,12 +60,20 @@ def collect(grid: Grid, out: Path) -> dict:
             if results.get(BASELINE):
                 baselines.setdefault(spec.seed, []).append(results[BASELINE])
         rows.append(_row(variant.name, variant.label, per_seed, len(grid.seeds)))
-    seed_baselines = {s: {k: sum(b[k] for b in found) / len(found) for k in METRICS}
+    seed_baselines = {s: {k: summary([b[k] for b in found])["mean"] for k in METRICS}
                       for s, found in baselines.items()}
     return {"title": grid.title, "grid": str(grid.path), "seeds": list(grid.seeds),
             "threshold": threshold if threshold is not None else 0.1,
             "runs": runs, "variants": rows,
             "baseline": _row(BASELINE, BASELINE, seed_baselines, len(grid.seeds))}
+
+
+def unreadable_results(numbers: dict) -> List[str]:
+    """One line per run whose results.json exists but cannot be read (results.py): it counts as
+    unfinished, and the next start of the ablation evaluates or runs it again."""
+    return [f"ablation: {Path(r['folder']) / RESULTS_NAME} is unreadable ({r['unreadable']}): "
+            f"{r['variant']}/seed-{r['seed']} counts as unfinished; start the ablation again (without "
+            f"--report-only) to evaluate it anew" for r in numbers["runs"] if r["unreadable"]]
 
 
 def _cell(stat: dict, scale: float, digits: int) -> str:

@@ -174,8 +174,11 @@ def one_line(exc: BaseException) -> str:
     if type(exc).__module__.startswith("cv2"):   # "OpenCV(4.x) file.cpp:12: error: (-2:Unspecified error) what"
         found = re.search(r"error: \(-?\d+:[^)]*\) (.*)", text)
         return f"OpenCV: {(found.group(1) if found else text).strip()}"
+    message = " ".join(ln.strip() for ln in lines if ln.strip())
+    if not message:   # e.g. a MemoryError: its name is all there is to say
+        return type(exc).__name__
     kind = "" if isinstance(exc, (ValueError, OSError, RuntimeError)) else f"{type(exc).__name__}: "
-    return kind + " ".join(ln.strip() for ln in lines if ln.strip())
+    return kind + message
 
 
 def run(main: Callable[[Optional[List[str]]], object], argv: Optional[List[str]] = None) -> int:

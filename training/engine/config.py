@@ -34,8 +34,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
     import tomli as tomllib
 
-__all__ = ["ConfigError", "RUN_ONLY", "OptionSpec", "OptionTable", "load_config", "flatten_options", "config_to_argv",
-           "config_path_in"]
+__all__ = ["ConfigError", "RUN_ONLY", "OptionSpec", "OptionTable", "load_config", "read_text", "flatten_options",
+           "config_to_argv", "config_path_in"]
 
 RUN_ONLY = frozenset({"out", "resume", "world_size", "config", "overwrite"})
 
@@ -94,7 +94,7 @@ def load_config(path) -> Dict[str, object]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -107,6 +107,18 @@ def load_config(path) -> Dict[str, object]:
     elif "config" in flat:
         raise ConfigError(f"{path}: a config file cannot name another config file")
     return flat
+
+
+def read_text(path: Path, error=ConfigError) -> str:
+    """A config or grid file's text. TOML and JSON files are UTF-8: anything else raises `error`
+    naming the file, the line and the byte (a byte replaced by U+FFFD would end up in a label)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): TOML and JSON files are "
+                    f"UTF-8; save it as UTF-8") from None
 
 
 def flatten_options(data: Dict[str, object], source: str, error=ConfigError) -> Dict[str, object]:

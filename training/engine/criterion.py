@@ -27,7 +27,7 @@ from torch import Tensor
 
 import awing_ext
 
-__all__ = ["LOSSES", "INTEGRAL_LOSSES", "Criterion", "build_criterion", "heatmap_loss_fn"]
+__all__ = ["LOSSES", "INTEGRAL_LOSSES", "Criterion", "build_criterion", "heatmap_loss_fn", "describe_loss"]
 
 # --loss name -> (the awing_ext function, {its parameter: train option dest})
 LOSSES: Dict[str, tuple] = {
@@ -113,3 +113,15 @@ def build_criterion(args: argparse.Namespace, num_landmarks: int) -> Criterion:
     return Criterion(heatmap_loss_fn(args), num_landmarks, args.integral_weight, args.integral_loss,
                      awing_ext.integral_radius(args.sigma),
                      focal_threshold=args.focal_threshold if args.loss == "focal" else None)
+
+
+def describe_loss(args: argparse.Namespace) -> str:
+    """The options of the loss in use as a command line, e.g. ``--loss wing --wing-omega 14
+    --wing-epsilon 1 --loss-map-weight 10``: what a message about the loss's values names."""
+    def flag(dest):
+        return f"--{dest.replace('_', '-')} {getattr(args, dest):g}"
+    _, params = LOSSES.get(args.loss, (None, {}))
+    parts = [f"--loss {args.loss}", *(flag(dest) for dest in params.values()), flag("loss_map_weight")]
+    if args.integral_weight > 0:
+        parts += [flag("integral_weight"), f"--integral-loss {args.integral_loss}"]
+    return " ".join(parts)

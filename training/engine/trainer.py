@@ -23,6 +23,7 @@ import awing_ext
 from awing_ext.schemes import get_scheme
 
 from .criterion import build_criterion
+from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
 from .checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
 from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset
@@ -38,10 +39,7 @@ from .runtime import worker_init
 from .options import augment_config, lr_milestones
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class NonFiniteLoss(RuntimeError):
-    pass
+AMP_NAMES = {dtype: name for name, dtype in AMP_DTYPES.items() if dtype is not None}
 
 
 class InitCheckpointError(ValueError):
@@ -179,6 +177,7 @@ class Trainer:
         self.codec = replace(HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma),
                              logits=args.loss == "focal")
         self.criterion = build_criterion(args, get_scheme(self.scheme).num_points)
+        self.loss_watch = LossWatch(args, self.out, AMP_NAMES.get(self.amp_dtype))
         self.optimizer, self.scheduler, self.scaler = build_optimizer(args, self.model, self.device, self.amp_dtype)
         self.progress = Progress()
         self.log: Optional[RunLog] = None
@@ -274,10 +273,7 @@ class Trainer:
         loss = self.criterion(outputs, target, weight, self.codec.crop_to_heatmap(landmarks.float()), visible)
         # the mean over processes: what is logged, and what every process decides NaN-stops on
         value = all_reduce_sum(loss.detach().reshape(1), self.dist).item() / self.dist.world_size
-        if not math.isfinite(value):
-            raise NonFiniteLoss(f"non-finite loss {value} at epoch {self.progress.epoch} step {self.progress.step}: "
-                                f"stopping without writing a checkpoint (last good one: {self.out / 'last.pt'}). "
-                                "Try a lower --lr or --amp none.")
+        self.loss_watch.check(value, self.progress.epoch, self.progress.step)   # non-finite, or 0 for long
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

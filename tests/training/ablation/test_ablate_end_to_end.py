@@ -1,6 +1,7 @@
 """A real ablation, end to end: two variants x one seed of tiny train runs (each its own
 `python -m training.train` process, ~10 s on a CPU), then the same command again, which runs
-nothing; and the shipped grids, checked like any grid."""
+nothing, and once more after a results.json is cut short, which evaluates that run's best.pt
+again; and the shipped grids, checked like any grid."""
 import json
 import textwrap
 
@@ -52,6 +53,16 @@ def test_two_variant_tiny_ablation(tmp_path, capsys):
     code, again, err = run_cli(ablate.main, argv, capsys)
     assert code == 0 and again == stdout and err.count("finished before, not run again") == 2
     assert (out / "sigma-2" / "seed-0" / "results.json").stat().st_mtime_ns == stamp
+
+    # a results.json cut short: named, then its run's best.pt is evaluated again, to the same numbers
+    results = out / "sigma-2" / "seed-0" / "results.json"
+    text = results.read_text()
+    results.write_text(text[:100])
+    code, report_only, err = run_cli(ablate.main, argv + ["--report-only"], capsys)
+    assert code == 0 and f"{results} is unreadable (not valid JSON" in err and "sigma 2 (n=0 of 1)" in report_only
+    code, again, err = run_cli(ablate.main, argv, capsys)
+    assert code == 0 and "sigma-2/seed-0: its results.json is unreadable" in err and "evaluating its best.pt" in err
+    assert again == stdout and json.loads(results.read_text())["results"] == json.loads(text)["results"]
 
 
 @pytest.mark.parametrize("name, variants", [("losses", 9), ("components", 5)])

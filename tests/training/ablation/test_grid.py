@@ -67,6 +67,8 @@ def test_an_empty_variant_is_the_base(tmp_path):
     ("[variants.a]\npreset = \"huge\"\n", ["variant 'a'", "--preset", "invalid choice"]),
     ("[variants.a]\nno-augment = \"yes\"\n", ["variant 'a'", "no-augment must be true or false"]),
     ("[variants.a]\nepochs = [1, 2]\n", ["variant 'a'", "epochs takes one value"]),
+    ("[variants.a]\nloss = \"focal\"\nfocal-alpha = 1e6\n", ["variant 'a'", "--focal-alpha", "125.471"]),
+    ("[base]\nawing-alpha = 1e6\n[variants.a]\n", ["[base]", "--awing-alpha 1e+06", "0 for every pixel"]),
 ])
 def test_unknown_keys_and_bad_values_name_file_variant_and_key(tmp_path, text, needles):
     path = _grid_file(tmp_path, text)
@@ -94,9 +96,14 @@ def test_keys_the_ablation_sets_are_refused(tmp_path, key, where):
     ("[variants]\na = 1\n", "variant 'a': must be a table"),
     ("[variants.'a b']\n", "variant 'a b': a variant's name is its folder"),
     ("[variants.a]\nlabel = 3\n", "label must be a non-empty string"),
-    ("seeds = 0\n[variants.a]\n", "seeds must be at least 1"),
+    ("seeds = 0\n[variants.a]\n", "seeds must be a count from 1 to 1000"),
     ("seeds = [1, 1]\n[variants.a]\n", "seeds must be distinct"),
     ("seeds = \"two\"\n[variants.a]\n", "seeds must be a count or a non-empty list"),
+    ("seeds = 99999999999\n[variants.a]\n", "seeds must be a count from 1 to 1000"),
+    (f"seeds = {list(range(1001))}\n[variants.a]\n", "at most 1000 seeds"),
+    ("[variants.'ablation.json']\n", "variant 'ablation.json': a variant's name is its folder, and ablation.json is "
+                                     "the ablation's own file"),
+    ("[variants.a]\n[variants.'Ablation.PNG']\n", "Ablation.PNG is the ablation's own file"),
     ("sigma = 2.0\n[variants.a]\n", "unknown top-level key 'sigma'"),
     ("[variants.a.data.deep]\nsigma = 2.0\n", "tables nest one level deep at most"),
     ("[variants.a]\nsigma = 2.0\n[variants.a.model]\nsigma = 3.0\n", "'sigma' is given twice"),
@@ -106,6 +113,16 @@ def test_malformed_grids_are_refused(tmp_path, text, message):
     with pytest.raises(GridError) as info:
         load_grid(path)
     assert str(info.value).startswith(str(path)) and message in str(info.value), str(info.value)
+
+
+def test_a_grid_that_is_not_utf8_is_refused(tmp_path):
+    """The battery's case 10: a label in Latin-1 was stored as U+FFFD; now it is an error."""
+    path = tmp_path / "grid.toml"
+    path.write_bytes('title = "Losses"\n[variants.a]\nlabel = "\xe9chelle"\n'.encode("latin-1"))
+    with pytest.raises(GridError, match=r"grid.toml: not UTF-8 text \(byte 0xe9 on line 3\)"):
+        load_grid(path)
+    path.write_text('title = "Losses"\n[variants.a]\nlabel = "\xe9chelle"\n', encoding="utf-8")
+    assert load_grid(path).variants[0].label == "\xe9chelle"
 
 
 def test_missing_file_and_corrupt_toml(tmp_path):

@@ -4,12 +4,16 @@ runs skipped when the ablation starts again, a failed run reported while the oth
 NME is 0.01 * sigma + 0.001 * seed, or fails for sigma 3) so that the cases take a second;
 test_ablate_end_to_end.py runs the real train."""
 import json
+import os
+import signal
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
-from helpers.cli_runs import run_cli
+from helpers.cli_runs import assert_one_line_error, run_cli
 from training import ablate
 from training.ablation import runner
 
@@ -19,6 +23,7 @@ from pathlib import Path
 p = argparse.ArgumentParser()
 for flag in ("--config", "--seed", "--out", "--resume", "--workers"):
     p.add_argument(flag)
+p.add_argument("--overwrite", action="store_true")
 args = p.parse_args()
 print("fake train", " ".join(sys.argv[1:]))
 sigma = json.loads(Path(args.config).read_text()).get("sigma", 1.0)
@@ -42,16 +47,21 @@ GRID = """
 """
 
 
-@pytest.fixture
-def fake_train(tmp_path, monkeypatch):
+def _use_fake_train(tmp_path, monkeypatch, text):
+    """Runs `text` (a script) with train's arguments wherever the ablation would run train."""
     script = tmp_path / "fake_train.py"
-    script.write_text(FAKE_TRAIN)
+    script.write_text(text)
     real = runner.train_command
 
-    def command(spec, workers=None, python=sys.executable):
-        return [python, str(script), *real(spec, workers)[3:]]   # train's arguments, after "-m training.train"
+    def command(spec, workers=None, python=sys.executable, **kwargs):
+        return [python, str(script), *real(spec, workers, **kwargs)[3:]]   # train's arguments, after "-m training.train"
     monkeypatch.setattr(runner, "train_command", command)
     return script
+
+
+@pytest.fixture
+def fake_train(tmp_path, monkeypatch):
+    return _use_fake_train(tmp_path, monkeypatch, FAKE_TRAIN)
 
 
 def _grid(tmp_path, text=GRID):
@@ -138,11 +148,25 @@ def test_a_bad_grid_runs_nothing(tmp_path, fake_train, capsys):
     assert not out.exists()
 
 
+def test_seeds_and_variant_names_are_checked_before_anything_runs(tmp_path, fake_train, capsys):
+    """The battery's cases 11 (a variant named as the ablation's own file trained, then failed with
+    "Is a directory") and 12 (--seeds 99999999999 was an empty MemoryError)."""
+    out = tmp_path / "abl"
+    code, _, err = run_cli(ablate.main, [_grid(tmp_path), "--seeds", "99999999999", "--report-only", "--out", out],
+                           capsys)
+    assert code == 2 and "argument --seeds: must be an integer in [1, 1000], got 99999999999" in err
+    grid = _grid(tmp_path, GRID + "    [variants.'ablation.json']\n")
+    code, _, err = run_cli(ablate.main, [grid, "--out", out], capsys)
+    assert_one_line_error(code, err, f"error: {grid}: variant 'ablation.json': ",
+                          "ablation.json is the ablation's own file")
+    assert not out.exists()
+
+
 def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch):
     from training.ablation.grid import load_grid
     started = []
 
-    def interrupted(spec, workers=None, env=None):
+    def interrupted(spec, workers=None, env=None, stop=None):
         started.append(spec.name)
         raise KeyboardInterrupt   # as Ctrl-C while the first run trains
     monkeypatch.setattr(runner, "run_one", interrupted)
@@ -150,3 +174,89 @@ def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         runner.run_all(specs, jobs=1, report=lambda line: None)
     assert started == ["one/seed-0"]
+
+
+# ---------------------------------------------------------------------------------------- readable results
+def test_an_unreadable_results_json_is_named_and_its_run_redone(tmp_path, fake_train, capsys):
+    """The battery's cases 14 (a truncated results.json: --report-only said nothing) and 15 (the
+    ablation counted it as finished and never redid it)."""
+    out = tmp_path / "abl"
+    argv = [_grid(tmp_path), "--seeds", "2", "--out", out]
+    assert run_cli(ablate.main, argv, capsys)[0] == 0
+    truncated, no_field = out / "one" / "seed-1", out / "two" / "seed-0"
+    text = (truncated / "results.json").read_text()
+    (truncated / "results.json").write_text(text[:len(text) // 2])
+    data = json.loads((no_field / "results.json").read_text())
+    del data["results"]["model"]["fr"]
+    (no_field / "results.json").write_text(json.dumps(data))
+    (no_field / "best.pt").write_bytes(b"a checkpoint")   # evaluated again from it, not trained again
+
+    code, stdout, err = run_cli(ablate.main, argv + ["--report-only"], capsys)
+    assert code == 0, err
+    assert f"ablation: {truncated / 'results.json'} is unreadable (not valid JSON: " in err
+    assert f"ablation: {no_field / 'results.json'} is unreadable (no results['model']['fr']): two/seed-0 counts " \
+           f"as unfinished" in err
+    assert _cells(stdout, "sigma 1 (n=1 of 2)")[1] == "1.00" and _cells(stdout, "two (n=1 of 2)")[1] == "2.10"
+    assert json.loads((out / "ablation.json").read_text())["runs"][1]["unreadable"].startswith("not valid JSON")
+
+    code, stdout, err = run_cli(ablate.main, argv, capsys)
+    assert code == 0, err
+    assert "one/seed-1: its results.json is unreadable (not valid JSON" in err and "training it again" in err
+    assert "two/seed-0: its results.json is unreadable (no results['model']['fr']): evaluating its best.pt" in err
+    assert err.count("finished before, not run again") == 2 and "is unreadable (" not in err.split("[4/4]")[-1]
+    assert (truncated / "train.log").read_text().splitlines()[-1].endswith("--overwrite")    # from the start
+    assert (no_field / "train.log").read_text().splitlines()[-1].endswith("--resume auto")   # its best.pt again
+    assert _cells(stdout, "sigma 1")[1] == "1.05 ± 0.07" and _cells(stdout, "two")[1] == "2.05 ± 0.07"
+
+
+# ---------------------------------------------------------------------------------------- signals
+SLOW_TRAIN = '''
+import os, signal, sys, time
+from pathlib import Path
+out = Path(sys.argv[sys.argv.index("--out") + 1])
+out.mkdir(parents=True, exist_ok=True)
+if STUBBORN:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+(out / "started").write_text(str(os.getpid()))
+try:
+    time.sleep(120)
+except KeyboardInterrupt:
+    print("fake train: interrupted, lock released")
+    sys.exit(130)
+'''
+
+
+@pytest.mark.parametrize("signum, stubborn", [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                               (signal.SIGINT, True)])
+def test_a_signal_to_the_ablation_alone_stops_its_run_cleanly(tmp_path, monkeypatch, capsys, signum, stubborn):
+    """The battery's case 13: SIGINT to ablate alone printed nothing and the run trained on. Now the
+    run gets one SIGINT (or, ignoring it, a kill after GRACE_SECONDS), no further run starts, and
+    ablate names the unfinished runs and exits 130."""
+    _use_fake_train(tmp_path, monkeypatch, f"STUBBORN = {stubborn}\n" + SLOW_TRAIN)
+    monkeypatch.setattr(runner, "GRACE_SECONDS", 1.0)
+    out = tmp_path / "abl"
+    started = out / "one" / "seed-0" / "started"
+
+    def signal_when_started():
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if started.exists():   # the ablation's handlers are installed while its runs run
+            os.kill(os.getpid(), signum)
+    sender = threading.Thread(target=signal_when_started, daemon=True)
+    sender.start()
+    t0 = time.monotonic()
+    code, _, err = run_cli(ablate.main, [_grid(tmp_path), "--seeds", "2", "--out", out], capsys)
+    seconds = time.monotonic() - t0
+    sender.join(timeout=1)
+    assert code == 130, err
+    assert err.strip().splitlines()[-1] == (
+        f"error: stopped by {signal.Signals(signum).name}: 4 of 4 run(s) unfinished: one/seed-0 (stopped while "
+        f"training), one/seed-1 (not started), two/seed-0 (not started), two/seed-1 (not started); run the same "
+        f"command again to continue them (finished runs are kept)")
+    assert "one/seed-0: interrupted after" in err and not (out / "one" / "seed-1").exists()
+    log = (out / "one" / "seed-0" / "train.log").read_text()
+    assert ("fake train: interrupted, lock released" in log) is not stubborn   # a stubborn run is killed
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started.read_text()), 0)   # the run's process is gone
+    assert seconds < 30 and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL   # the handlers are restored

@@ -102,9 +102,13 @@ def test_bad_files_name_the_file_and_key(tmp_path, text, message):
 def test_missing_and_corrupt_files(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "none.toml")
-    (tmp_path / "x.json").write_bytes(b"\x00\xff{")
+    (tmp_path / "x.json").write_bytes(b"\x00{")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_config(tmp_path / "x.json")
+    for name in ("latin1.toml", "latin1.json"):   # not UTF-8: an error, not U+FFFD in a value
+        (tmp_path / name).write_bytes('{"sigma": 2.0,\n"out": "r\xe9glage"}'.encode("latin-1"))
+        with pytest.raises(ConfigError, match=rf"{name}: not UTF-8 text \(byte 0xe9 on line 2\)"):
+            load_config(tmp_path / name)
     (tmp_path / "y.json").write_text("[1, 2]")
     with pytest.raises(ConfigError, match="expected a table"):
         load_config(tmp_path / "y.json")

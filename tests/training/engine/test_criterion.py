@@ -167,6 +167,15 @@ def test_no_visible_point_gives_zero_coordinate_loss():
     assert float(criterion.coordinate_loss(outputs[0][:, :3], torch.zeros(2, 3, 2), torch.zeros(2, 3))) == 0.0
 
 
+def test_the_removed_integral_beta_is_refused(capsys):
+    """Issue 29, case 1: --integral-beta 1e30 trained with no gradient from the term. The
+    soft-argmax and its beta are gone from training (the window follows --sigma): the option is
+    argparse's one-line error."""
+    code, _, err = run_cli(train.main, ["--integral-weight", "1", "--integral-beta", "1e30"], capsys)
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and "--integral-beta" in errors[0] and "Traceback" not in err, err
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["--loss", "huber"], "--loss"),
     (["--loss-map-weight", "-1"], "--loss-map-weight"),

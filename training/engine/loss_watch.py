@@ -1,0 +1,69 @@
+"""What a training step's loss stops a run for, and the one line that says why.
+
+* A non-finite loss stops the run at once, before the optimiser steps (the weights stay the last
+  good ones; no checkpoint is written). The line names the last checkpoint only when there is one,
+  and the options that make a loss overflow: the loss's (a value float32 cannot hold at every
+  pixel: loss_ranges.py refuses the foreseeable ones), the learning rate, and autocast where it
+  is on.
+* A loss of exactly 0 for ZERO_LOSS_STEPS steps in a row stops the run too: nothing is learned
+  (the loss options make every pixel's loss underflow float32, e.g. a smooth-l1 beta so large
+  that 0.5 d^2 / beta vanishes for the model's errors).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Optional
+
+from .criterion import describe_loss
+
+__all__ = ["LossStop", "NonFiniteLoss", "ZeroLoss", "LossWatch", "ZERO_LOSS_STEPS"]
+
+# A batch's loss is exactly 0 legitimately only when no landmark in it is visible (every target
+# weight 0), which 20 batches in a row of real data do not do; 20 steps are also few enough that
+# a run that learns nothing stops within its first minutes (the default log interval is 10).
+ZERO_LOSS_STEPS = 20
+
+
+class LossStop(RuntimeError):
+    """The loss stopped the run (train reports it as one error line, exit 2)."""
+
+
+class NonFiniteLoss(LossStop):
+    pass
+
+
+class ZeroLoss(LossStop):
+    pass
+
+
+class LossWatch:
+    """check(value, epoch, step) on each step's loss (the mean over processes, so that every
+    process stops at the same step)."""
+
+    def __init__(self, args: argparse.Namespace, out: Path, autocast: Optional[str]):
+        self.args, self.out, self.autocast = args, Path(out), autocast   # autocast: "bf16", "fp16" or None
+        self.zero_steps = 0
+
+    def check(self, value: float, epoch: int, step: int) -> None:
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"non-finite loss {value} at epoch {epoch} step {step}: stopped without writing a "
+                                f"checkpoint ({self._last_checkpoint()}). {self._causes()}")
+        self.zero_steps = self.zero_steps + 1 if value == 0.0 else 0
+        if self.zero_steps >= ZERO_LOSS_STEPS:
+            raise ZeroLoss(f"the loss was exactly 0 for {ZERO_LOSS_STEPS} steps in a row (epoch {epoch}, step "
+                           f"{step}): nothing is learned; the loss options make every pixel's loss underflow "
+                           f"float32: {describe_loss(self.args)}. Stopped without writing a checkpoint "
+                           f"({self._last_checkpoint()})")
+
+    def _last_checkpoint(self) -> str:
+        last = self.out / "last.pt"
+        return f"the last one is {last}" if last.is_file() else "none was written before it"
+
+    def _causes(self) -> str:
+        causes = [f"the loss options ({describe_loss(self.args)}: a value that overflows float32 somewhere)",
+                  f"the learning rate (--lr {self.args.lr:g}: try a lower one)"]
+        if self.autocast:
+            causes.append(f"autocast (--amp {self.autocast}: try --amp none)")
+        return f"Check {', '.join(causes[:-1])} or {causes[-1]}"
