@@ -2,6 +2,7 @@
 
     title = "Loss functions"          # optional: the table's heading
     seeds = 2                         # optional: the default of --seeds (a count, or a list of seeds)
+    baseline = "mse"                  # optional: the variant the others are compared with (default: the first)
 
     [base]                            # train options, as in a `python -m training.train --config` file
     preset = "small"
@@ -39,7 +40,7 @@ __all__ = ["GridError", "Variant", "Grid", "RESERVED", "ABLATION_FILES", "MAX_SE
 
 # set per run by the ablation (its folder, its seed, resuming it), never by the grid
 RESERVED = frozenset({"out", "seed", "resume", "overwrite", "config", "world_size"})
-TOP_LEVEL = ("title", "seeds", "base", "variants")
+TOP_LEVEL = ("title", "seeds", "baseline", "base", "variants")
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")   # a folder name
 # the ablation's own files beside the variants' folders (ablate.py writes them): no variant is
 # named so, in any case (a case-insensitive file system would take Ablation.json for it)
@@ -60,6 +61,11 @@ class Variant:
     name: str
     label: str
     options: Dict[str, object]
+    family: str = ""   # the [variants.NAME] it comes from (NAME itself unless an lr list expanded it)
+
+    def __post_init__(self):
+        if not self.family:
+            object.__setattr__(self, "family", self.name)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Grid:
     seeds: List[int]
     base: Dict[str, object] = field(default_factory=dict)
     raw: Dict[str, object] = field(default_factory=dict)   # the file's tables, for ablation.json
+    baseline: str = ""   # the variant (or, with an lr list, the variant family) the others are compared with
 
 
 def seed_list(value, source: str) -> List[int]:
@@ -166,4 +173,8 @@ def load_grid(path, seeds: Optional[int] = None) -> Grid:
         variants.append(Variant(name, label, options))
     chosen = seed_list(seeds if seeds is not None else data.get("seeds", 1),
                        "--seeds" if seeds is not None else str(path))
-    return Grid(path=path, title=title, variants=variants, seeds=chosen, base=base, raw=data)
+    families = list(dict.fromkeys(v.family for v in variants))
+    baseline = data.get("baseline", families[0])
+    if not isinstance(baseline, str) or baseline not in families:
+        raise GridError(f"{path}: baseline must name one of the variants ({', '.join(families)}), got {baseline!r}")
+    return Grid(path=path, title=title, variants=variants, seeds=chosen, base=base, raw=data, baseline=baseline)

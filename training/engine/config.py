@@ -16,7 +16,8 @@ The values become command-line arguments placed *before* the user's own, so
   ``--no-progress`` / ``--progress``).
 
 A run's config.json holds every option plus what describes the run rather than the recipe
-(RUN_ONLY: its out folder, --resume, --overwrite, the world size, the config it came from): those
+(RUN_ONLY: its out folder, --resume, --overwrite, the world size, its torch threads, the config it
+came from): those
 are dropped, so a repeated run writes a new folder and starts from scratch.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ else:  # pragma: no cover - python < 3.11 (pyproject declares tomli there)
 __all__ = ["ConfigError", "RUN_ONLY", "OptionSpec", "OptionTable", "load_config", "read_text", "flatten_options",
            "config_to_argv", "config_path_in"]
 
-RUN_ONLY = frozenset({"out", "resume", "world_size", "config", "overwrite"})
+RUN_ONLY = frozenset({"out", "resume", "world_size", "threads", "config", "overwrite"})
 
 
 class ConfigError(ValueError):

@@ -241,8 +241,8 @@ class Trainer:
             kept = trim_metrics_log(self.out / "metrics.jsonl", self.resumed_log_records, step)
         self.log = RunLog(self.out, self.dist.is_main, records=kept, purge_step=step + 1 if step else None)
         if self.dist.is_main:
-            (self.out / "config.json").write_text(json.dumps({**vars(self.args), "world_size": self.dist.world_size},
-                                                             indent=2))
+            (self.out / "config.json").write_text(json.dumps({**vars(self.args), "world_size": self.dist.world_size,
+                                                              "threads": torch.get_num_threads()}, indent=2))
         return self.log
 
     def end_epoch(self, log: RunLog) -> None:
@@ -347,7 +347,8 @@ class Trainer:
 # ---------------------------------------------------------------------- after the loop
 def final_test(trainer: Trainer) -> dict:
     """best.pt (or the current weights) on the test split: the evaluation
-    `python -m training.evaluate` runs, written as results.json, ced.png, predictions.png."""
+    `python -m training.evaluate` runs, written as results.json (with the best validation NME,
+    which an ablation's learning-rate selection reads), ced.png, predictions.png."""
     args = trainer.args
     best = trainer.out / "best.pt"
     model = (load_model(load_checkpoint(best, map_location=trainer.device), trainer.device, str(best))
@@ -357,4 +358,9 @@ def final_test(trainer: Trainer) -> dict:
                                     crop=args.crop, workers=args.workers)
     return evaluate_split(model, trainer.codec, trainer.test_set, baseline, device=trainer.device, out=trainer.out,
                           suffix="", title=f"CED on the {args.dataset} test split", batch_size=args.batch_size,
-                          workers=args.workers, channels_last=args.channels_last, extra={"split": "test"})
+                          workers=args.workers, channels_last=args.channels_last,
+                          extra={"split": "test", "best_val_nme": _finite_or_none(trainer.progress.best_nme)})
+
+
+def _finite_or_none(value: float):
+    return float(value) if math.isfinite(value) else None
