@@ -13,6 +13,8 @@
     sigma = 2.0
 
     [variants.awing]                  # an empty table is the base itself
+    lr = [5e-4, 2e-3, 8e-3]           # a list expands to one variant per value (awing-lr0.0005, ...);
+                                      # the report selects the best on the validation split
 
 The keys follow training/engine/config.py (``batch-size`` or ``batch_size``; one-level tables such
 as ``[base.data]`` only group keys). Every variant's merged options are checked as train checks a
@@ -130,6 +132,19 @@ def _check_options(options: Dict[str, object], source: str) -> None:
         raise GridError(f"{source}: {problem}")
 
 
+def _lr_members(name: str, label: str, lr, source: str):
+    """(name, label, lr) of each variant a [variants.NAME] table stands for: itself (lr a number or
+    not given: lr None means the base's), or one per value of an lr list, named NAME-lr<value>."""
+    if not isinstance(lr, list):
+        return [(name, label, lr)]
+    if not lr or len(set(map(repr, lr))) != len(lr):
+        raise GridError(f"{source}: an lr list needs distinct values, got {lr!r}")
+    for value in lr:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise GridError(f"{source}: an lr list holds numbers, got {value!r}")
+    return [(f"{name}-lr{value:g}", f"{label}, lr {value:g}", float(value)) for value in lr]
+
+
 def load_grid(path, seeds: Optional[int] = None) -> Grid:
     """The grid at `path`, every variant checked (module docstring); `seeds` (--seeds N) overrides
     the file's seeds. Raises GridError (a ConfigError) naming the file, the variant and the key."""
@@ -168,11 +183,17 @@ def load_grid(path, seeds: Optional[int] = None) -> Grid:
         label = table.pop("label", name)
         if not isinstance(label, str) or not label.strip():
             raise GridError(f"{source}: label must be a non-empty string, got {label!r}")
-        options = {**base, **_flat_options(table, source)}
-        _check_options(options, source)
-        variants.append(Variant(name, label, options))
+        own = _flat_options(table, source)
+        for member, member_label, lr in _lr_members(name, label, own.pop("lr", None), source):
+            options = {**base, **own, **({} if lr is None else {"lr": lr})}
+            _check_options(options, f"{source}" + ("" if lr is None else f" (lr {lr:g})"))
+            variants.append(Variant(member, member_label, options, family=name))
     chosen = seed_list(seeds if seeds is not None else data.get("seeds", 1),
                        "--seeds" if seeds is not None else str(path))
+    names = [v.name for v in variants]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash:
+        raise GridError(f"{path}: two variants are named {clash!r} (an lr list names its variants NAME-lr<value>)")
     families = list(dict.fromkeys(v.family for v in variants))
     baseline = data.get("baseline", families[0])
     if not isinstance(baseline, str) or baseline not in families:

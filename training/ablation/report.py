@@ -1,71 +1,141 @@
-"""An ablation's numbers: each finished run's results.json read back, NME / FR / AUC aggregated as
-mean +- std over seeds per variant (and for the mean-shape baseline), then shown as a Markdown
-table, written as ablation.json and drawn as ablation.png.
+"""An ablation's numbers: each finished run's results.json read back, then the statistics of
+stats.py (per variant: mean and 95 % Student-t interval over seeds of NME, FR and AUC; per seed
+paired differences against the grid's baseline variant with a verdict; did-not-learn), shown as a
+Markdown table, written as ablation.json and drawn as ablation.png.
 
-The std is the sample standard deviation (ddof = 1) over the seeds that finished: with one seed
-it is undefined (null in the JSON, the mean alone in the table). A variant with fewer finished
-seeds than the grid's shows ``(n=K of N)`` beside its label. The baseline is fitted per seed (the
-mean shape of that seed's training faces): its row averages each seed's value over the variants
-that have it, then aggregates over the seeds like a variant.
+* The mean shape (every face given its training split's average shape) is fitted per seed: a
+  seed's value is the same for every variant (same seed, same data), so its row averages each
+  seed's value over the variants that have it.
+* A variant whose NME is not below the mean shape's **did not learn**: the table says so and gives
+  it neither a rank nor a verdict (its difference from the baseline would measure a failed
+  optimisation, not the ablated component). A run whose results hold a non-finite value (null in
+  results.json) counts the same way.
+* **Learning rates.** A grid variant with an lr list stands for one variant per value (grid.py).
+  The report then selects, per such family, the lr with the lowest mean best *validation* NME
+  over seeds (results.json's best_val_nme), says which, and compares the selected members on the
+  *test* split; the other members are listed with their validation NME only, so the test split
+  never chooses.
+* ``low conf. %`` is the mean over seeds of the share of test points whose heatmap peak is below
+  0.2 (results.json's low_confidence: flat planes, training/data/codec.py).
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional
 
 from ..engine.cli import strict_json
+from . import stats
 from .grid import Grid
 from .results import BASELINE, METRICS, RESULTS_NAME, load_results
 from .runner import plan_runs
 
-__all__ = ["METRICS", "BASELINE", "summary", "collect", "unreadable_results", "row_label", "format_table",
+__all__ = ["METRICS", "BASELINE", "collect", "unreadable_results", "select_learning_rates", "format_table",
            "format_report", "write_json", "plot_nme"]
 
 
-def summary(values: Sequence[float]) -> dict:
-    """{"mean", "std" (sample, ddof=1; None below 2 values), "n", "values"} of the values that are
-    not None; mean None when there are none."""
-    values = [float(v) for v in values if v is not None]
-    n = len(values)
-    mean = sum(values) / n if n else None
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
-    return {"mean": mean, "std": std, "n": n, "values": values}
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _row(name: str, label: str, per_seed: Dict[int, dict], expected: int) -> dict:
-    row = {"name": name, "label": label, "n": len(per_seed), "expected": expected}
-    for key in METRICS:
-        row[key] = summary([per_seed[s].get(key) for s in sorted(per_seed)])
-    return row
+def _read_runs(grid: Grid, out: Path) -> List[dict]:
+    """One record per planned run: its variant, family, seed, options and (when finished) numbers."""
+    by_name = {v.name: v for v in grid.variants}
+    runs = []
+    for spec in plan_runs(grid, out):
+        data, unreadable = load_results(spec.folder)
+        results = (data or {}).get("results", {})
+        variant = by_name[spec.variant]
+        runs.append({"variant": spec.variant, "family": variant.family, "seed": spec.seed, "folder": str(spec.folder),
+                     "options": variant.options, "finished": data is not None, "unreadable": unreadable,
+                     "model": results.get("model"), BASELINE: results.get(BASELINE),
+                     "low_confidence": (data or {}).get("low_confidence"),
+                     "best_val_nme": (data or {}).get("best_val_nme"), "threshold": (data or {}).get("threshold")})
+    return runs
 
 
-def collect(grid: Grid, out: Path) -> dict:
-    """The ablation's numbers from the runs' folders under `out`: per run, per variant, baseline."""
-    runs, rows, baselines = [], [], {}
-    threshold = None
-    specs = plan_runs(grid, out)
-    for variant in grid.variants:
-        per_seed = {}
-        for spec in (s for s in specs if s.variant == variant.name):
-            data, unreadable = load_results(spec.folder)
-            results = (data or {}).get("results", {})
-            runs.append({"variant": spec.variant, "seed": spec.seed, "folder": str(spec.folder),
-                         "finished": data is not None, "unreadable": unreadable, "model": results.get("model"),
-                         BASELINE: results.get(BASELINE)})
-            if data is None:
-                continue
-            threshold = threshold if threshold is not None else data.get("threshold")
-            per_seed[spec.seed] = results["model"]
-            if results.get(BASELINE):
-                baselines.setdefault(spec.seed, []).append(results[BASELINE])
-        rows.append(_row(variant.name, variant.label, per_seed, len(grid.seeds)))
-    seed_baselines = {s: {k: summary([b[k] for b in found])["mean"] for k in METRICS}
-                      for s, found in baselines.items()}
-    return {"title": grid.title, "grid": str(grid.path), "seeds": list(grid.seeds),
-            "threshold": threshold if threshold is not None else 0.1,
-            "runs": runs, "variants": rows,
-            "baseline": _row(BASELINE, BASELINE, seed_baselines, len(grid.seeds))}
+def _per_seed(runs: List[dict], variant: str) -> Dict[int, dict]:
+    return {r["seed"]: r["model"] for r in runs if r["finished"] and r["variant"] == variant}
+
+
+def _mean(values) -> Optional[float]:
+    values = [v for v in values if _finite(v)]
+    return sum(values) / len(values) if values else None
+
+
+def select_learning_rates(grid: Grid, runs: List[dict]) -> Dict[str, dict]:
+    """Per family of more than one variant (an lr list): {"chosen": the member with the lowest mean
+    best validation NME over its finished seeds, "val_nme": {member: that mean or None}}. A family
+    none of whose members recorded a validation NME keeps its first member (and says so)."""
+    families: Dict[str, List[str]] = {}
+    for v in grid.variants:
+        families.setdefault(v.family, []).append(v.name)
+    selection = {}
+    for family, members in families.items():
+        if len(members) < 2:
+            continue
+        val = {m: _mean(r["best_val_nme"] for r in runs if r["finished"] and r["variant"] == m) for m in members}
+        known = {m: v for m, v in val.items() if v is not None}
+        chosen = min(known, key=known.get) if known else members[0]
+        selection[family] = {"chosen": chosen, "val_nme": val,
+                             "note": None if known else "no run recorded a validation NME: the first lr is kept"}
+    return selection
+
+
+def _compared(grid: Grid, selection: Dict[str, dict]) -> List[str]:
+    """The variants the table compares: one per family (the selected lr where there is a choice)."""
+    names, seen = [], set()
+    for v in grid.variants:
+        if v.family in seen:
+            continue
+        seen.add(v.family)
+        names.append(selection[v.family]["chosen"] if v.family in selection else v.name)
+    return names
+
+
+def collect(grid: Grid, out: Path, confidence: float = 0.95) -> dict:
+    """The ablation's numbers from the runs' folders under `out` (module docstring)."""
+    runs = _read_runs(grid, out)
+    labels = {v.name: v.label for v in grid.variants}
+    family_of = {v.name: v.family for v in grid.variants}
+    selection = select_learning_rates(grid, runs)
+    compared = _compared(grid, selection)
+    reference = next(n for n in compared if family_of[n] == grid.baseline)
+    shape_per_seed = {}
+    for seed in grid.seeds:
+        value = _mean((r[BASELINE] or {}).get("nme") for r in runs if r["finished"] and r["seed"] == seed)
+        if value is not None:
+            shape_per_seed[seed] = value
+    numbers = {"title": grid.title, "grid": str(grid.path), "seeds": list(grid.seeds),
+               "threshold": next((r["threshold"] for r in runs if _finite(r["threshold"])), 0.1),
+               "baseline_variant": reference, "confidence": confidence, "runs": runs,
+               "learning_rates": selection, "labels": {n: labels[n] for n in compared}, "statistics": None,
+               "non_finite": {}, "low_confidence": {}, "expected_seeds": len(grid.seeds), "note": None}
+    per_variant = {}
+    for name in compared:
+        seeds = _per_seed(runs, name)
+        bad = sorted(s for s, r in seeds.items() if not all(_finite(r.get(m)) for m in METRICS))
+        if bad:   # a collapsed run: no number to summarise, so the variant did not learn
+            numbers["non_finite"][name] = bad
+            seeds = {s: r for s, r in seeds.items() if s not in bad}
+        per_variant[name] = seeds
+        fractions = [(r["low_confidence"] or {}).get("fraction") for r in runs
+                     if r["finished"] and r["variant"] == name]
+        numbers["low_confidence"][name] = _mean(fractions)
+    if not shape_per_seed:
+        numbers["note"] = "no finished run: nothing to summarise"
+        return numbers
+    numbers["statistics"] = stats.variant_table(per_variant, shape_per_seed, reference, confidence)
+    for row in numbers["statistics"]["variants"]:
+        if row["name"] in numbers["non_finite"]:
+            seeds = numbers["non_finite"][row["name"]]
+            row.update(did_not_learn=True, rank=None, vs_reference=None,
+                       note=f"non-finite test metrics at seed(s) {', '.join(map(str, seeds))}: did not learn")
+    ranked = [r for r in numbers["statistics"]["variants"] if r["rank"] is not None]
+    for rank, row in enumerate(sorted(ranked, key=lambda r: r["rank"]), 1):
+        row["rank"] = rank
+    numbers["statistics"]["ranking"] = [r["name"] for r in sorted(ranked, key=lambda r: r["rank"])]
+    return numbers
 
 
 def unreadable_results(numbers: dict) -> List[str]:
@@ -76,32 +146,59 @@ def unreadable_results(numbers: dict) -> List[str]:
             f"--report-only) to evaluate it anew" for r in numbers["runs"] if r["unreadable"]]
 
 
-def _cell(stat: dict, scale: float, digits: int) -> str:
-    if stat["mean"] is None:
-        return "-"
-    text = f"{stat['mean'] * scale:.{digits}f}"
-    return text if stat["std"] is None else f"{text} ± {stat['std'] * scale:.{digits}f}"
-
-
 def _percent(threshold: float) -> str:
     return f"{threshold * 100:g}"
 
 
-def row_label(row: dict) -> str:
-    """The row's label, with ``(n=K of N)`` when seeds are missing."""
-    return row["label"] if row["n"] == row["expected"] else f"{row['label']} (n={row['n']} of {row['expected']})"
+def _interval(stat: Optional[dict], scale: float, digits: int, signed: bool = False) -> str:
+    """'mean [low, high]', or the mean alone without an interval, or '-' without a mean."""
+    if not stat or stat.get("mean") is None:
+        return "-"
+    fmt = f"{{:{'+' if signed else ''}.{digits}f}}"
+    text = fmt.format(stat["mean"] * scale)
+    if stat.get("ci_low") is None:
+        return text
+    return f"{text} [{fmt.format(stat['ci_low'] * scale)}, {fmt.format(stat['ci_high'] * scale)}]"
+
+
+def _label(numbers: dict, row: dict) -> str:
+    label = numbers["labels"][row["name"]]
+    n, expected = len(row["seeds"]), numbers["expected_seeds"]
+    return label if n == expected else f"{label} (n={n} of {expected})"
+
+
+def _verdict(numbers: dict, row: dict) -> str:
+    if row["did_not_learn"]:
+        return "did not learn"
+    if row["name"] == numbers["baseline_variant"]:
+        return "(baseline)"
+    if row["vs_reference"] is None:
+        return "-"
+    return row["vs_reference"]["nme"]["verdict"]
 
 
 def format_table(numbers: dict) -> str:
-    """The Markdown table: one row per variant in grid order, then the mean-shape baseline."""
+    """The Markdown table: one row per compared variant in grid order, then the mean shape."""
+    table = numbers["statistics"]
+    if table is None:
+        return numbers["note"] or "no numbers"
     p = _percent(numbers["threshold"])
-    header = ["variant", "NME %", f"FR@{p} %", f"AUC@{p}"]
+    base_label = numbers["labels"][numbers["baseline_variant"]]
+    header = ["variant", "NME %", f"FR@{p} %", f"AUC@{p}", "low conf. %", f"NME − {base_label}'s", "verdict",
+              "rank"]
     lines = []
-    for row in numbers["variants"] + [numbers["baseline"]]:
-        lines.append([row_label(row), _cell(row["nme"], 100, 2), _cell(row["fr"], 100, 2), _cell(row["auc"], 1, 4)])
+    for row in table["variants"]:
+        low = numbers["low_confidence"].get(row["name"])
+        diff = (row["vs_reference"] or {}).get("nme")
+        lines.append([_label(numbers, row), _interval(row["nme"], 100, 2), _interval(row["fr"], 100, 2),
+                      _interval(row["auc"], 1, 4), "-" if low is None else f"{100 * low:.1f}",
+                      _interval(diff, 100, 2, signed=True) if diff else "", _verdict(numbers, row),
+                      str(row["rank"]) if row["rank"] else "-"])
+    shape = table["mean_shape"]["nme"]
+    lines.append([BASELINE, _interval(shape, 100, 2), "", "", "", "", "", ""])
     widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
 
-    def line(cells: List[str]) -> str:   # the label left-aligned, the numbers right-aligned
+    def line(cells: List[str]) -> str:   # the label left-aligned, the rest right-aligned
         padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
         return "| " + " | ".join(padded) + " |"
 
@@ -109,43 +206,73 @@ def format_table(numbers: dict) -> str:
     return "\n".join([line(header), rule] + [line(r) for r in lines])
 
 
+def _notes(numbers: dict) -> List[str]:
+    notes = []
+    table = numbers["statistics"] or {}
+    if table.get("note"):
+        notes.append(table["note"] + ".")
+    if len(numbers["seeds"]) == 1:
+        notes.append("One seed: no confidence intervals and no verdicts (a paired interval needs two seeds).")
+    for family, chosen in numbers["learning_rates"].items():
+        vals = ", ".join(f"{name}: {'-' if v is None else f'{100 * v:.2f} %'}" for name, v in chosen["val_nme"].items())
+        notes.append(f"{family}: lr selected on the validation split: {chosen['chosen']} (mean best validation "
+                     f"NME {vals}){'; ' + chosen['note'] if chosen['note'] else ''}.")
+    return notes
+
+
 def format_report(numbers: dict) -> str:
-    """A heading (the grid's title), what the numbers are, and the table."""
+    """A heading (the grid's title), what the numbers are, the table and its notes."""
     seeds = numbers["seeds"]
-    caption = (f"Test split, mean ± std over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
-               f"({', '.join(map(str, seeds))}); NME and FR in %, AUC up to {_percent(numbers['threshold'])} % NME.")
-    return f"### {numbers['title']}\n\n{caption}\n\n{format_table(numbers)}"
+    conf = f"{100 * numbers['confidence']:g} %"
+    caption = (f"Test split, {len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))}): "
+               f"mean [{conf} Student-t interval] over seeds; NME and FR in %, AUC up to "
+               f"{_percent(numbers['threshold'])} % NME. The difference from the baseline is paired by seed, "
+               f"with its {conf} interval; verdict: better or worse when the interval excludes 0, no evidence "
+               f"when it contains it. A variant whose NME is not below the mean shape's did not learn: not "
+               f"ranked, no verdict.")
+    notes = _notes(numbers)
+    return "\n\n".join([f"### {numbers['title']}", caption, format_table(numbers)] + (["\n".join(notes)] if notes else []))
 
 
 def write_json(numbers: dict, grid: Grid, command: List[str], path: Path) -> None:
-    """ablation.json: the numbers, the grid file's tables and the command that ran it."""
+    """ablation.json: the numbers (each run's variant, seed, options and test metrics; the
+    statistics), the grid file's tables and the command that ran it."""
     Path(path).write_text(strict_json({**numbers, "grid_tables": grid.raw, "command": command}, indent=2) + "\n")
 
 
 def plot_nme(numbers: dict, path: Path) -> None:
-    """ablation.png: NME per variant (mean, error bars = std over seeds), the baseline as a line."""
+    """ablation.png: NME per compared variant (mean, error bars = the 95 % interval over seeds;
+    hatched: did not learn), the mean shape as a line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rows = numbers["variants"]
-    means = [r["nme"]["mean"] * 100 if r["nme"]["mean"] is not None else math.nan for r in rows]
-    stds = [r["nme"]["std"] * 100 if r["nme"]["std"] is not None else 0.0 for r in rows]
+    rows = (numbers["statistics"] or {}).get("variants", [])
+    means = [r["nme"]["mean"] * 100 if r["nme"] else math.nan for r in rows]
+    errors = [[(r["nme"]["mean"] - r["nme"]["ci_low"]) * 100 if r["nme"] and r["nme"]["ci_low"] is not None else 0.0
+               for r in rows],
+              [(r["nme"]["ci_high"] - r["nme"]["mean"]) * 100 if r["nme"] and r["nme"]["ci_high"] is not None else 0.0
+               for r in rows]]
     fig = Figure(figsize=(max(4.0, 1.0 + 0.9 * len(rows)), 4.0), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     positions = list(range(len(rows)))
-    ax.bar(positions, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.85)
-    for x, m in zip(positions, means):
+    bars = ax.bar(positions, means, yerr=errors, capsize=4, color="tab:blue", alpha=0.85)
+    for bar, row, m in zip(bars, rows, means):
+        if row["did_not_learn"]:
+            bar.set_hatch("//")
+            bar.set_color("tab:gray")
         if not math.isnan(m):
-            ax.annotate(f"{m:.2f}", (x, m), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
-    base = numbers["baseline"]["nme"]["mean"]
-    if base is not None:
+            ax.annotate(f"{m:.2f}", (bar.get_x() + bar.get_width() / 2, m), textcoords="offset points",
+                        xytext=(0, 3), ha="center", fontsize=8)
+    if numbers["statistics"]:
+        base = numbers["statistics"]["mean_shape"]["nme"]["mean"]
         ax.axhline(base * 100, color="tab:red", linestyle="--", label=f"{BASELINE} ({base * 100:.2f} %)")
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xticks(positions)
-    ax.set_xticklabels([row_label(r) for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([_label(numbers, r) for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("test NME (%)")
-    ax.set_title(f"{numbers['title']} (mean ± std over {len(numbers['seeds'])} seed(s))", fontsize=10)
+    ax.set_title(f"{numbers['title']}\n(mean, {100 * numbers['confidence']:g} % interval over "
+                 f"{len(numbers['seeds'])} seed(s))", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(str(path))

@@ -51,6 +51,29 @@ def test_seeds_option_overrides_the_grid_and_lists_are_kept(tmp_path):
     assert load_grid(no_seeds).seeds == [0] and load_grid(no_seeds).title == "Sigmas"
 
 
+def test_baseline_defaults_to_the_first_variant(tmp_path):
+    assert load_grid(_grid_file(tmp_path, GOOD)).baseline == "sigma-1"
+    named = _grid_file(tmp_path, 'baseline = "sigma-2"\n' + textwrap.dedent(GOOD), "named.toml")
+    assert load_grid(named).baseline == "sigma-2"
+
+
+def test_an_lr_list_expands_to_one_variant_per_value(tmp_path):
+    """Issue 25's learning-rate axis: lr = [5e-4, 2e-3, 8e-3] is three variants of one family,
+    named and labelled by their lr; the baseline may name the family."""
+    grid = load_grid(_grid_file(tmp_path, """
+        baseline = "awing"
+        [variants.mse]
+        loss = "mse"
+        [variants.awing]
+        label = "AWing"
+        lr = [5e-4, 2e-3, 8e-3]
+    """))
+    assert [(v.name, v.label, v.family, v.options.get("lr")) for v in grid.variants] == [
+        ("mse", "mse", "mse", None), ("awing-lr0.0005", "AWing, lr 0.0005", "awing", 5e-4),
+        ("awing-lr0.002", "AWing, lr 0.002", "awing", 2e-3), ("awing-lr0.008", "AWing, lr 0.008", "awing", 8e-3)]
+    assert grid.baseline == "awing"
+
+
 def test_an_empty_variant_is_the_base(tmp_path):
     grid = load_grid(_grid_file(tmp_path, """
         [base]
@@ -107,6 +130,13 @@ def test_keys_the_ablation_sets_are_refused(tmp_path, key, where):
     ("sigma = 2.0\n[variants.a]\n", "unknown top-level key 'sigma'"),
     ("[variants.a.data.deep]\nsigma = 2.0\n", "tables nest one level deep at most"),
     ("[variants.a]\nsigma = 2.0\n[variants.a.model]\nsigma = 3.0\n", "'sigma' is given twice"),
+    ("baseline = \"awing\"\n[variants.a]\n[variants.b]\n", "baseline must name one of the variants (a, b), got 'awing'"),
+    ("baseline = 1\n[variants.a]\n", "baseline must name one of the variants (a), got 1"),
+    ("[variants.a]\nlr = []\n", "an lr list needs distinct values, got []"),
+    ("[variants.a]\nlr = [1e-3, 1e-3]\n", "an lr list needs distinct values"),
+    ("[variants.a]\nlr = [1e-3, \"fast\"]\n", "an lr list holds numbers, got 'fast'"),
+    ("[variants.a]\nlr = [1e-3, -1.0]\n", "variant 'a' (lr -1): argument --lr: must be a number > 0"),
+    ("[variants.a]\nlr = [1e-3]\n[variants.'a-lr0.001']\n", "two variants are named 'a-lr0.001'"),
 ])
 def test_malformed_grids_are_refused(tmp_path, text, message):
     path = _grid_file(tmp_path, text)

@@ -91,10 +91,13 @@ def test_every_variant_and_seed_is_a_train_run_in_its_folder(tmp_path, fake_trai
             assert (f"fake train --config {out / variant / 'options.json'} --seed {seed} --out {folder} "
                     f"--resume auto --workers 0") in log
     assert json.loads((out / "two" / "options.json").read_text()) == {"preset": "tiny", "sigma": 2.0}
-    # one: NME 1.0 % and 1.1 % -> 1.05 ± 0.07; two: 2.0 % and 2.1 % -> 2.05 ± 0.07
-    assert _cells(stdout, "sigma 1") == ["sigma 1", "1.05 ± 0.07", "0.00 ± 0.00", "0.5000 ± 0.0000"]
-    assert _cells(stdout, "two")[1] == "2.05 ± 0.07"
-    assert _cells(stdout, "mean shape")[1:3] == ["20.00 ± 0.00", "100.00 ± 0.00"]
+    # one: NME 1.0 % and 1.1 % -> mean 1.05, sd 0.0707, 95 % interval +- t(0.975, 1) 12.706 * 0.0707 / sqrt(2)
+    assert _cells(stdout, "sigma 1")[:4] == ["sigma 1", "1.05 [0.41, 1.69]", "0.00 [0.00, 0.00]",
+                                             "0.5000 [0.5000, 0.5000]"]
+    assert _cells(stdout, "sigma 1")[6:] == ["(baseline)", "1"]
+    assert _cells(stdout, "two")[1] == "2.05 [1.41, 2.69]"
+    assert _cells(stdout, "two")[5:] == ["+1.00 [+1.00, +1.00]", "worse", "2"]   # +1 point on each seed
+    assert _cells(stdout, "mean shape")[1] == "20.00 [20.00, 20.00]"
     assert (out / "ablation.json").is_file() and (out / "ablation.png").is_file()
     assert "[4/4]" in err and "done in" in err
 
@@ -124,7 +127,7 @@ def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path, fake_train, cap
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: 1 of 4 run(s) failed: bad/seed-0 (") and "run the same command again" in last
     assert (out / "three" / "seed-0" / "results.json").is_file()              # the run after it went on
-    assert _cells(stdout, "bad (n=0 of 1)")[1:] == ["-", "-", "-"]
+    assert _cells(stdout, "bad (n=0 of 1)")[1:4] == ["-", "-", "-"]
     assert _cells(stdout, "three")[1] == "4.00"
 
 
@@ -206,7 +209,7 @@ def test_an_unreadable_results_json_is_named_and_its_run_redone(tmp_path, fake_t
     assert err.count("finished before, not run again") == 2 and "is unreadable (" not in err.split("[4/4]")[-1]
     assert (truncated / "train.log").read_text().splitlines()[-1].endswith("--overwrite")    # from the start
     assert (no_field / "train.log").read_text().splitlines()[-1].endswith("--resume auto")   # its best.pt again
-    assert _cells(stdout, "sigma 1")[1] == "1.05 ± 0.07" and _cells(stdout, "two")[1] == "2.05 ± 0.07"
+    assert _cells(stdout, "sigma 1")[1] == "1.05 [0.41, 1.69]" and _cells(stdout, "two")[1] == "2.05 [1.41, 2.69]"
 
 
 # ---------------------------------------------------------------------------------------- signals
@@ -260,3 +263,17 @@ def test_a_signal_to_the_ablation_alone_stops_its_run_cleanly(tmp_path, monkeypa
     with pytest.raises(ProcessLookupError):
         os.kill(int(started.read_text()), 0)   # the run's process is gone
     assert seconds < 30 and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL   # the handlers are restored
+
+
+def test_jobs_share_the_cpus_out_among_the_runs(monkeypatch):
+    """Issue 25: --jobs J gives each run cores / J torch threads (at least 1), so parallel runs do
+    not fight over the cores; an OMP_NUM_THREADS the user set is kept; one job keeps torch's own."""
+    from training.ablation import runner
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert runner._environment(2)["OMP_NUM_THREADS"] == "4"
+    assert runner._environment(3)["OMP_NUM_THREADS"] == "2"
+    assert runner._environment(16)["OMP_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in runner._environment(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert runner._environment(2)["OMP_NUM_THREADS"] == "3"
