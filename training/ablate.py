@@ -40,13 +40,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int_at_least(1), default=1, metavar="J", help="train runs at once (default: 1)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: the table, ablation.json and ablation.png of the runs that finished")
+    p.add_argument("--baseline", default=None, metavar="VARIANT",
+                   help="compare the variants with this one instead of the grid's baseline (the report only: "
+                        "the runs are the same; with --report-only, e.g. to compare with another variant)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    grid = load_grid(args.grid, seeds=args.seeds)
+    grid = load_grid(args.grid, seeds=args.seeds, baseline=args.baseline)
     out = Path(args.out or Path("runs") / "ablation" / Path(args.grid).stem)
     specs = plan_runs(grid, out)
     failed = []

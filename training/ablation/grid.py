@@ -145,9 +145,10 @@ def _lr_members(name: str, label: str, lr, source: str):
     return [(f"{name}-lr{value:g}", f"{label}, lr {value:g}", float(value)) for value in lr]
 
 
-def load_grid(path, seeds: Optional[int] = None) -> Grid:
-    """The grid at `path`, every variant checked (module docstring); `seeds` (--seeds N) overrides
-    the file's seeds. Raises GridError (a ConfigError) naming the file, the variant and the key."""
+def load_grid(path, seeds: Optional[int] = None, baseline: Optional[str] = None) -> Grid:
+    """The grid at `path`, every variant checked (module docstring); `seeds` (--seeds N) and
+    `baseline` (--baseline) override the file's. Raises GridError (a ConfigError) naming the file,
+    the variant and the key."""
     path = Path(path)
     if not path.is_file():
         raise GridError(f"grid file not found: {path}")
@@ -195,7 +196,8 @@ def load_grid(path, seeds: Optional[int] = None) -> Grid:
     if clash:
         raise GridError(f"{path}: two variants are named {clash!r} (an lr list names its variants NAME-lr<value>)")
     families = list(dict.fromkeys(v.family for v in variants))
-    baseline = data.get("baseline", families[0])
+    source = "--baseline" if baseline is not None else str(path)
+    baseline = baseline if baseline is not None else data.get("baseline", families[0])
     if not isinstance(baseline, str) or baseline not in families:
-        raise GridError(f"{path}: baseline must name one of the variants ({', '.join(families)}), got {baseline!r}")
+        raise GridError(f"{source}: baseline must name one of the variants ({', '.join(families)}), got {baseline!r}")
     return Grid(path=path, title=title, variants=variants, seeds=chosen, base=base, raw=data, baseline=baseline)

@@ -21,6 +21,7 @@ Markdown table, written as ablation.json and drawn as ablation.png.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -271,7 +272,7 @@ def plot_nme(numbers: dict, path: Path) -> None:
     ax.set_xticks(positions)
     ax.set_xticklabels([_label(numbers, r) for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("test NME (%)")
-    ax.set_title(f"{numbers['title']}\n(mean, {100 * numbers['confidence']:g} % interval over "
+    ax.set_title(textwrap.fill(numbers["title"], 60) + f"\n(mean, {100 * numbers['confidence']:g} % interval over "
                  f"{len(numbers['seeds'])} seed(s))", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
