@@ -277,3 +277,17 @@ def test_jobs_share_the_cpus_out_among_the_runs(monkeypatch):
     assert "OMP_NUM_THREADS" not in runner._environment(1)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert runner._environment(2)["OMP_NUM_THREADS"] == "3"
+
+
+def test_baseline_option_reports_the_same_runs_against_another_variant(tmp_path, fake_train, capsys):
+    out = tmp_path / "abl"
+    argv = [_grid(tmp_path), "--seeds", "2", "--out", out]
+    assert run_cli(ablate.main, argv, capsys)[0] == 0
+    code, stdout, err = run_cli(ablate.main, argv + ["--report-only", "--baseline", "two"], capsys)
+    assert code == 0, err
+    assert _cells(stdout, "two")[6] == "(baseline)"
+    assert _cells(stdout, "sigma 1")[5:7] == ["-1.00 [-1.00, -1.00]", "better"]    # one minus two, each seed
+    assert _runs_started(out / "one" / "seed-0") == 1
+    code, _, err = run_cli(ablate.main, argv + ["--report-only", "--baseline", "three"], capsys)
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert code == 2 and errors == ["error: --baseline: baseline must name one of the variants (one, two), got 'three'"]
