@@ -31,19 +31,13 @@ import torch
 from torch import Tensor
 
 from ._common import integer_arg, warn_renamed
-from ._library import _C, ops
-from ._loss_op import register_loss_op
+from ._library import _C
+from ._loss_op import register_loss_op, run_loss_op
 
 __all__ = ["adaptive_wing_loss", "AdaptiveWingLoss"]
 
 
-def _check_args(pred, target, target_weight, weights, omega, theta, epsilon, alpha, W, threshold, kernel_size,
-                reduction):
-    _C.check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, W, threshold,
-                                     kernel_size, reduction)
-
-
-register_loss_op("adaptive_wing_loss", _check_args)
+register_loss_op("adaptive_wing_loss", _C.check_adaptive_wing_loss_args)
 
 
 def _weights_arg(weights: Optional[Tensor], weight_map: Optional[Tensor]) -> Optional[Tensor]:
@@ -70,7 +64,7 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
             fixed-order tree on CUDA, so the result is bitwise reproducible.
         target_weight: optional (N, C) per-landmark weights (e.g. 0 for invisible points).
         omega, theta, epsilon, alpha: the loss parameters (paper defaults); omega, theta,
-            epsilon > 0.
+            epsilon > 0; alpha a finite number > 0.
         W, threshold, kernel_size: the loss-map weight W*M + 1 (W >= 0; 0: weight 1 everywhere) with M = dilate_k(target) > threshold
             (awing_ext.loss_map_mask); kernel_size odd, 1..MAX_KERNEL_SIZE.
         reduction: "mean" (default), "sum" or "none"; see the module docstring.
@@ -78,20 +72,8 @@ def adaptive_wing_loss(pred: Tensor, target: Tensor, target_weight: Optional[Ten
         weight_map: deprecated name of `weights` (removed in awing 0.4).
     Raises RuntimeError for a bad argument (the kernels' check, see the module docstring).
     """
-    if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
-        raise TypeError("adaptive_wing_loss: pred and target must be torch.Tensor, got "
-                        f"{type(pred).__name__} and {type(target).__name__}")
-    weights = _weights_arg(weights, weight_map)
-    grad_mode = torch.is_grad_enabled()
-    if grad_mode and target.requires_grad:
-        raise RuntimeError("adaptive_wing_loss: the target is a label and gets no gradient; "
-                           "pass target.detach()")
-    compute_grad = grad_mode and pred.requires_grad
-    loss, _ = ops.adaptive_wing_loss(pred, target, target_weight, weights, float(omega), float(theta),
-                                     float(epsilon), float(alpha), float(W), float(threshold),
-                                     integer_arg(kernel_size, "kernel_size", "adaptive_wing_loss"), reduction,
-                                     compute_grad)
-    return loss
+    return run_loss_op("adaptive_wing_loss", pred, target, (omega, theta, epsilon, alpha), target_weight,
+                       _weights_arg(weights, weight_map), W, threshold, kernel_size, reduction)
 
 
 class AdaptiveWingLoss(torch.nn.Module):
@@ -106,7 +88,7 @@ class AdaptiveWingLoss(torch.nn.Module):
         super().__init__()
         kernel_size = integer_arg(kernel_size, "kernel_size", "AdaptiveWingLoss")
         try:
-            _C.check_adaptive_wing_loss_params(float(omega), float(theta), float(epsilon), float(W),
+            _C.check_adaptive_wing_loss_params(float(omega), float(theta), float(epsilon), float(alpha), float(W),
                                                float(threshold), kernel_size, reduction)
         except RuntimeError as exc:
             raise ValueError(f"AdaptiveWingLoss: {exc}") from None

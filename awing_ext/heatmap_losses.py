@@ -18,18 +18,17 @@ kernel_size x kernel_size grey dilation of the target is > threshold (``W=0`` tu
 weight 1 everywhere), or by an explicit per-pixel ``weights``, and by the optional per-landmark
 ``target_weight[n, c]``. Reductions as for adaptive_wing_loss: "none" (the weighted loss map),
 "sum" (0 for empty inputs), "mean" (the sum over N*C*H*W; NaN for empty inputs); the focal loss's
-"mean" divides by the number of positive pixels instead (see focal_heatmap_loss). Differentiable
+"mean" divides by the planes holding a positive pixel instead (see focal_heatmap_loss). Differentiable
 once with respect to pred only. Arguments are checked once, in C++, by the kernels and by the
 fake kernels (so CPU, CUDA and torch.compile fail alike, with a RuntimeError naming the argument).
 """
 from typing import Optional
 
-import torch
 from torch import Tensor
 
-from ._common import integer_arg
-from ._library import _C, ops
+from ._library import _C
 from ._loss_op import register_loss_op as _register
+from ._loss_op import run_loss_op as _run
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "wing_loss", "focal_heatmap_loss"]
 
@@ -39,21 +38,6 @@ _register("l1_loss", _C.check_l1_loss_args)
 _register("smooth_l1_loss", _C.check_smooth_l1_loss_args)
 _register("wing_loss", _C.check_wing_loss_args)
 _register("focal_heatmap_loss", _C.check_focal_heatmap_loss_args)
-
-
-def _run(name: str, pred: Tensor, target: Tensor, params: tuple, target_weight: Optional[Tensor],
-         weights: Optional[Tensor], W: float, threshold: float, kernel_size: int, reduction: str) -> Tensor:
-    if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
-        raise TypeError(f"{name}: pred and target must be torch.Tensor, got {type(pred).__name__} and "
-                        f"{type(target).__name__}")
-    grad_mode = torch.is_grad_enabled()
-    if grad_mode and target.requires_grad:
-        raise RuntimeError(f"{name}: the target is a label and gets no gradient; pass target.detach()")
-    compute_grad = grad_mode and pred.requires_grad
-    op = getattr(ops, name)
-    loss, _ = op(pred, target, target_weight, weights, *(float(p) for p in params), float(W), float(threshold),
-                 integer_arg(kernel_size, "kernel_size", name), reduction, compute_grad)
-    return loss
 
 
 def mse_loss(pred: Tensor, target: Tensor, *, W: float = 10.0, threshold: float = 0.2, kernel_size: int = 3,

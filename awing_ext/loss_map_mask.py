@@ -15,7 +15,7 @@ __all__ = ["loss_map_mask", "weight_map"]
 
 @torch.library.register_fake("awing_ext::loss_map_mask")
 def _loss_map_mask_fake(target, threshold, kernel_size):
-    _C.check_loss_map_mask_args(target, kernel_size)
+    _C.check_loss_map_mask_args(target, threshold, kernel_size)
     return torch.empty_like(target, memory_format=torch.contiguous_format)
 
 

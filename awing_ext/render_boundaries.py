@@ -35,7 +35,7 @@ def _curve_tables(curves: CurvesLike, num_points: int) -> Tuple[list, list]:
     if isinstance(curves, (str, int, LandmarkScheme)):
         scheme = get_scheme(curves)
         if scheme.num_points != num_points:
-            raise ValueError(f"render_boundaries: scheme {scheme.name!r} has {scheme.num_points} points, "
+            raise RuntimeError(f"render_boundaries: scheme {scheme.name!r} has {scheme.num_points} points, "
                              f"landmarks have {num_points}")
         curves = scheme.curves
     points, lengths = [], []
@@ -69,7 +69,7 @@ def render_boundaries(landmarks: Tensor, curves: CurvesLike = None, size: SizeLi
     """
     h, w = size_pair(size, "render_boundaries")
     if not isinstance(landmarks, Tensor) or landmarks.dim() != 3:
-        raise ValueError("render_boundaries: landmarks must be a 3-D (N, K, 2) tensor, got "
+        raise RuntimeError("render_boundaries: landmarks must be a 3-D (N, K, 2) tensor, got "
                          f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
     points, lengths = _curve_tables(curves, landmarks.shape[1])
     return ops.render_boundaries(landmarks, points, lengths, h, w, float(sigma), float(truncate), int(samples),

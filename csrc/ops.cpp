@@ -104,15 +104,15 @@ using OptionalTensor = std::optional<at::Tensor>;
 
 void check_adaptive_wing_loss_args(const at::Tensor& pred, const at::Tensor& target,
                                    const OptionalTensor& target_weight, const OptionalTensor& weights,
-                                   double omega, double theta, double epsilon, double W, double threshold,
-                                   int64_t kernel_size, const std::string& reduction) {
-  awing::check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, W,
+                                   double omega, double theta, double epsilon, double alpha, double W,
+                                   double threshold, int64_t kernel_size, const std::string& reduction) {
+  awing::check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon, alpha, W,
                                        threshold, kernel_size, reduction);
 }
 
-void check_adaptive_wing_loss_params(double omega, double theta, double epsilon, double W, double threshold,
-                                     int64_t kernel_size, const std::string& reduction) {
-  awing::check_adaptive_wing_loss_params(omega, theta, epsilon, W, threshold, kernel_size, reduction);
+void check_adaptive_wing_loss_params(double omega, double theta, double epsilon, double alpha, double W,
+                                     double threshold, int64_t kernel_size, const std::string& reduction) {
+  awing::check_adaptive_wing_loss_params(omega, theta, epsilon, alpha, W, threshold, kernel_size, reduction);
 }
 
 void check_mse_loss_args(const at::Tensor& pred, const at::Tensor& target, const OptionalTensor& target_weight,

@@ -33,15 +33,13 @@ from typing import Optional
 
 from .engine.cli import UsageError, run
 from .engine.checkpoint import load_checkpoint
-from .engine.config import load_config  # noqa: F401  (re-exported: tests read config.json through train)
 from .engine.distributed import shutdown
 from .eval.protocol import format_report
-from .engine.options import (PER_INVOCATION, RESUMABLE, augment_config, build_parser, given_options,  # noqa: F401
-                             lr_milestones, parse_args, parse_options, resume_options)
-from .engine.trainer import (InitCheckpointError, NonFiniteLoss, Progress, Trainer, final_test,  # noqa: F401
-                             initial_weights)
+from .engine.options import parse_args, parse_options, resume_options  # noqa: F401  (parse_args: the command's parser)
+from .engine.trainer import InitCheckpointError, Trainer, final_test
 from .engine.loss_watch import LossStop
-from .engine.run_folder import RunFolderError, RunLock, holds_a_run, remove_run_outputs, remove_stale_temp_files
+from .engine.run_folder import (RunFolderError, RunLock, default_run_folder, holds_a_run, remove_run_outputs,
+                                remove_stale_temp_files)
 from .engine.runtime import keep_freed_memory, resolve_device
 
 
@@ -93,7 +91,7 @@ def main(argv=None) -> dict:
     if args.overwrite and args.resume:
         raise ValueError("--overwrite starts the run afresh, --resume continues it: give one of them")
     keep_freed_memory()
-    args.out = str(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    args.out = str(args.out or default_run_folder())
     main_process = int(os.environ.get("RANK", "0")) == 0   # under torchrun only rank 0 takes the lock
     lock = RunLock(Path(args.out))
     created = not Path(args.out).exists()

@@ -74,7 +74,7 @@ void loss_map_mask_kernel(const at::Tensor& target, double threshold, int64_t ke
 }
 
 at::Tensor loss_map_mask_cpu(const at::Tensor& target, double threshold, int64_t kernel_size) {
-  check_loss_map_mask_args(target, kernel_size);
+  check_loss_map_mask_args(target, threshold, kernel_size);
   TORCH_CHECK(target.device().is_cpu(), "loss_map_mask: target must be a CPU tensor here");
   const at::Tensor t = target.contiguous();
   at::Tensor out = at::empty(t.sizes(), t.options());

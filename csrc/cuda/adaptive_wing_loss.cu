@@ -15,7 +15,7 @@ std::tuple<at::Tensor, at::Tensor> adaptive_wing_loss_cuda(
     double alpha, double W, double threshold, int64_t kernel_size, c10::string_view reduction,
     bool compute_grad) {
   const Reduction red = check_adaptive_wing_loss_args(pred, target, target_weight, weights, omega, theta, epsilon,
-                                                      W, threshold, kernel_size, reduction);
+                                                      alpha, W, threshold, kernel_size, reduction);
   return run_heatmap_loss<AWingLoss>("adaptive_wing_loss", pred, target, target_weight, weights,
                                      {W, threshold, kernel_size}, red, compute_grad, std::nullopt, omega, theta,
                                      epsilon, alpha);

@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(kThreads) loss_map_mask_kernel(
 }
 
 at::Tensor loss_map_mask_cuda(const at::Tensor& target, double threshold, int64_t kernel_size) {
-  check_loss_map_mask_args(target, kernel_size);
+  check_loss_map_mask_args(target, threshold, kernel_size);
   TORCH_CHECK(target.device().is_cuda(), "loss_map_mask: target must be a CUDA tensor here");
   const c10::cuda::CUDAGuard guard(target.device());
   const at::Tensor t = target.contiguous();

@@ -98,6 +98,9 @@ BAD_ARGUMENTS = [
      "adaptive_wing_loss: target must have the dtype of pred"),
     ("loss-omega", _loss_args(omega=0.0), "adaptive_wing_loss: omega must be > 0, got 0"),
     ("loss-theta", _loss_args(theta=-1.0), "adaptive_wing_loss: theta must be > 0, got -1"),
+    ("loss-alpha-nan", _loss_args(alpha=float("nan")), "adaptive_wing_loss: alpha must be a finite number > 0, got nan"),
+    ("loss-alpha-inf", _loss_args(alpha=float("inf")), "adaptive_wing_loss: alpha must be a finite number > 0, got inf"),
+    ("loss-alpha-zero", _loss_args(alpha=0.0), "adaptive_wing_loss: alpha must be a finite number > 0, got 0"),
     ("loss-epsilon-nan", _loss_args(epsilon=float("nan")), "adaptive_wing_loss: epsilon must be > 0, got nan"),
     ("loss-kernel-even", _loss_args(kernel_size=2), "adaptive_wing_loss: kernel_size must be a positive odd integer <= 31, got 2"),
     ("loss-kernel-large", _loss_args(kernel_size=33), "adaptive_wing_loss: kernel_size must be a positive odd integer <= 31, got 33"),
@@ -137,6 +140,7 @@ BAD_ARGUMENTS = [
     ("mask-int", _mask_args(target=torch.ones(1, 1, 4, 4, dtype=torch.int64)),
      "loss_map_mask: target must be float32, float64, float16 or bfloat16"),
     ("mask-kernel", _mask_args(kernel_size=4), "loss_map_mask: kernel_size must be a positive odd integer <= 31, got 4"),
+    ("mask-threshold-nan", _mask_args(threshold=float("nan")), "loss_map_mask: threshold must be a number, got NaN"),
     ("heatmaps-2d", _heatmaps_args(landmarks=torch.rand(5, 2)), r"render_heatmaps: landmarks must be 3-D \(N, K, 2\)"),
     ("heatmaps-int", _heatmaps_args(landmarks=torch.ones(2, 5, 2, dtype=torch.int64)),
      "render_heatmaps: landmarks must be float32, float64, float16 or bfloat16"),
@@ -231,7 +235,7 @@ def test_same_message_on_cpu_meta_and_fake_tensors(case):
 
 
 @pytest.mark.parametrize("case", [c for c in BAD_ARGUMENTS if c[0] in (
-    "loss-theta", "loss-kernel-even", "loss-reduction", "loss-weights-shape", "mask-kernel", "heatmaps-sigma",
+    "loss-theta", "loss-alpha-nan", "mask-threshold-nan", "loss-kernel-even", "loss-reduction", "loss-weights-shape", "mask-kernel", "heatmaps-sigma",
     "heatmaps-visible", "boundaries-index", "decode-method", "soft-argmax-beta", "integral-radius", "wing-omega",
     "focal-positive-threshold", "smooth-l1-target-weight")], ids=lambda c: c[0])
 def test_same_message_under_torch_compile(case):
@@ -288,7 +292,8 @@ def test_device_mismatch_same_message_on_fake_tensors(which):
 
 
 @pytest.mark.parametrize("name,value", [("omega", 0.0), ("theta", -1.0), ("epsilon", 0.0), ("kernel_size", 4),
-                                        ("reduction", "avg"), ("W", -1.0), ("threshold", float("nan"))])
+                                        ("reduction", "avg"), ("W", -1.0), ("threshold", float("nan")),
+                                        ("alpha", float("nan")), ("alpha", -2.1)])
 def test_module_checks_with_the_ops_message(name, value):
     """AdaptiveWingLoss refuses bad parameters when built (ValueError), with the op's own words."""
     with pytest.raises(ValueError) as built:

@@ -137,3 +137,13 @@ def test_deprecated_names_warn_and_agree(device):
         assert torch.equal(awing_ext.AdaptiveWingLoss()(pred, target, weight_map=weights), new)
     with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="got both weights and"):
         awing_ext.adaptive_wing_loss(pred, target, weights=weights, weight_map=weights)
+
+
+def test_a_nan_threshold_is_refused_as_the_loss_refuses_it():
+    """Issue 26: the mask accepted a NaN threshold that the loss ops refuse (a NaN compares
+    false, so the mask would be all zeros without a word)."""
+    target = torch.rand(1, 1, 5, 5)
+    with pytest.raises(RuntimeError, match="loss_map_mask: threshold must be a number, got NaN"):
+        awing_ext.loss_map_mask(target, float("nan"))
+    with pytest.raises(RuntimeError, match="adaptive_wing_loss: threshold must be a number, got NaN"):
+        awing_ext.adaptive_wing_loss(target, target, threshold=float("nan"))

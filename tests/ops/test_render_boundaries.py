@@ -152,11 +152,11 @@ def test_render_boundaries_errors(device):
         awing_ext.render_boundaries(lm, "68", (64, 0))
     with pytest.raises(RuntimeError, match=r"samples \(line segments per spline span\) must be in"):
         awing_ext.render_boundaries(lm, "68", 64, samples=0)
-    with pytest.raises(ValueError, match="scheme '98' has 98 points, landmarks have 68"):
+    with pytest.raises(RuntimeError, match="scheme '98' has 98 points, landmarks have 68"):
         awing_ext.render_boundaries(lm, "wflw", 64)
     with pytest.raises(ValueError, match="unknown landmark scheme"):
         awing_ext.render_boundaries(lm, "helen", 64)
-    with pytest.raises(ValueError, match="landmarks must be a 3-D"):
+    with pytest.raises(RuntimeError, match="landmarks must be a 3-D"):
         awing_ext.render_boundaries(lm[0], "68", 64)
     with pytest.raises(RuntimeError, match=r"landmarks must be 3-D \(N, K, 2\)"):
         torch.ops.awing_ext.render_boundaries(lm[..., :1], [0, 1], [2], 8, 8, 1.0, 3.0, 8, False, None)

@@ -17,6 +17,8 @@ import pytest
 from helpers.cli_runs import TINY, assert_one_line_error, run_cli, start_command, wait_for
 from training import train
 from training.engine.checkpoint import load_checkpoint
+from training.engine.config import load_config
+from training.engine.options import build_parser
 from training.engine.run_folder import LOCK_NAME, RunFolderError, RunLock, trim_metrics_log
 
 
@@ -89,7 +91,7 @@ def test_an_existing_run_needs_resume_or_overwrite(finished_run, tmp_path, capsy
     assert "--overwrite: removed the previous run's" in err
     assert not (out / "results_test.json").exists() and (out / "best.pt").read_bytes() != best
     assert sum("val_nme" in r for r in _records(out)) == 1   # only the new run's records
-    assert "overwrite" not in train.load_config(out / "config.json")   # a repeat does not overwrite again
+    assert "overwrite" not in load_config(out / "config.json")   # a repeat does not overwrite again
 
 
 # ---------------------------------------------------------------------------------------- resume options
@@ -115,7 +117,7 @@ def test_resume_refuses_options_it_cannot_honour_and_records_the_ones_it_can(tmp
     assert config["lr_milestones"] == [1] and "milestones stay the checkpoint's" in err   # the restored schedule
     state = load_checkpoint(out / "last.pt")
     assert state["step"] == 2 and state["config"]["lr"] == state["optimizer"]["param_groups"][0]["initial_lr"]
-    help_text = train.build_parser().format_help()
+    help_text = build_parser().format_help()
     assert "--epochs,--max-steps,--workers,--log-every" in "".join(help_text.split())   # the resumable ones
 
 

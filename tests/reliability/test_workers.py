@@ -13,6 +13,7 @@ import pytest
 
 from helpers.cli_runs import ROOT, TINY, run_cli, subprocess_env
 from training import evaluate, train
+from training.engine.trainer import Trainer
 from training.engine.cli import max_workers
 
 
@@ -94,7 +95,7 @@ def test_workers_die_with_their_parent(tmp_path):
 
 
 def test_the_training_and_evaluation_loaders_use_it(tmp_path):
-    trainer = train.Trainer(train.parse_args(TINY + ["--workers", "1", "--out", str(tmp_path)]))
+    trainer = Trainer(train.parse_args(TINY + ["--workers", "1", "--out", str(tmp_path)]))
     loader = trainer.loader(trainer.val_set, batch_size=4)
     assert loader.worker_init_fn is not None and loader.worker_init_fn.func.__name__ == "_die_with_parent"
     assert loader.worker_init_fn.args == (os.getpid(),)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Union
+from typing import Dict, Hashable, Mapping, Optional, Sequence, Union
 
 from scipy.stats import t as student_t
 

@@ -27,19 +27,12 @@ from torch import Tensor
 
 import awing_ext
 
+from .loss_options import loss_ops
+
 __all__ = ["LOSSES", "INTEGRAL_LOSSES", "Criterion", "build_criterion", "heatmap_loss_fn", "describe_loss"]
 
-# --loss name -> (the awing_ext function, {its parameter: train option dest})
-LOSSES: Dict[str, tuple] = {
-    "awing": ("adaptive_wing_loss", {"omega": "awing_omega", "theta": "awing_theta", "epsilon": "awing_epsilon",
-                                     "alpha": "awing_alpha"}),
-    "wing": ("wing_loss", {"omega": "wing_omega", "epsilon": "wing_epsilon"}),
-    "mse": ("mse_loss", {}),
-    "l1": ("l1_loss", {}),
-    "smooth-l1": ("smooth_l1_loss", {"beta": "smooth_l1_beta"}),
-    "focal": ("focal_heatmap_loss", {"alpha": "focal_alpha", "beta": "focal_beta",
-                                     "positive_threshold": "focal_threshold"}),
-}
+# --loss name -> (the awing_ext function, {its parameter: train option dest}): loss_options.py's list
+LOSSES: Dict[str, tuple] = loss_ops()
 
 # Feng et al.'s Wing parameters for coordinates (omega = 10, epsilon = 2 input pixels), in
 # heatmap pixels, which are 4 input pixels wide.

@@ -8,8 +8,8 @@ from .cli import float_above, float_at_least, float_in, fraction, int_at_least, 
 from .config import RUN_ONLY, OptionTable, RaisingParser, config_path_in, config_to_argv, load_config
 from ..data.registry import DATASETS
 from .criterion import INTEGRAL_LOSSES, LOSSES
-from .loss_ranges import (check_loss_ranges, float32_inverted, float32_normal, float32_scale, focal_alpha,
-                          smooth_l1_beta)
+from .loss_options import LOSS_FAMILY
+from .loss_ranges import check_loss_ranges, float32_scale
 from ..data.transforms import AugmentConfig
 from ..models import MODEL_NAMES, PRESETS, model_option
 
@@ -148,28 +148,9 @@ def add_loss_options(p) -> None:
                    help="weighted loss map W * M + 1, M = 3x3 dilation of the target > --loss-map-threshold; 0 = off "
                         "(at most float32's 3.4e38: W + 1 is a float32 in the kernels)")
     g.add_argument("--loss-map-threshold", type=float_in(0, 1), default=0.2, help="threshold of the loss map's mask")
-    g.add_argument("--awing-omega", type=float32_normal, default=14.0,
-                   help="awing: omega (a normal float32, 1.2e-38 to 3.4e38, as theta and alpha are; with theta, "
-                        "epsilon and alpha, the loss at d = theta must be neither inf nor 0 for every target)")
-    g.add_argument("--awing-theta", type=float32_normal, default=0.5, help="awing: theta")
-    g.add_argument("--awing-epsilon", type=float32_inverted, default=1.0,
-                   help="awing: epsilon (1.2e-38 to 2^126 = 8.5e37: the kernel uses 1/epsilon)")
-    g.add_argument("--awing-alpha", type=float32_normal, default=2.1, help="awing: alpha")
-    g.add_argument("--wing-omega", type=float32_normal, default=14.0,
-                   help="wing: omega (the AWing paper's, for heatmap values; Feng et al.'s 10 was for pixels; a "
-                        "normal float32, and omega / epsilon, the slope at d = 0, a finite one)")
-    g.add_argument("--wing-epsilon", type=float32_inverted, default=1.0,
-                   help="wing: epsilon (1.2e-38 to 2^126 = 8.5e37: the kernel uses 1/epsilon)")
-    g.add_argument("--smooth-l1-beta", type=smooth_l1_beta, default=0.1,
-                   help="smooth-l1: beta (torch's 1.0 would be half the MSE for heatmap values in [0, 1]); 0 (L1) or "
-                        "1.2e-38 to 2^125 = 4.3e37: beyond it 0.5 d^2 / beta underflows float32 for heatmap values")
-    g.add_argument("--focal-alpha", type=focal_alpha, default=2.0,
-                   help="focal: alpha (CornerNet's); at most 126 + log2(ln 2) = 125.47: at p = 1/2 every pixel's "
-                        "loss is 2^-alpha ln 2, which beyond it underflows float32 (the loss is 0)")
-    g.add_argument("--focal-beta", type=float32_scale, default=4.0,
-                   help="focal: beta (CornerNet's); at most float32's 3.4e38")
-    g.add_argument("--focal-threshold", type=float_in(0.01, 1), default=0.75,
-                   help="focal: target value from which a pixel is positive (sub-pixel Gaussian peaks are < 1)")
+    for spec in LOSS_FAMILY.values():   # each loss's parameters, from the one list (loss_options.py)
+        for param in spec.params:
+            g.add_argument(f"--{param.flag}", type=param.type, default=param.default, help=param.help)
     g.add_argument("--integral-weight", type=float32_scale, default=0.0, metavar="LAMBDA",
                    help="add LAMBDA x a coordinate loss on each stack's integral landmarks (AWing + Integral: the "
                         "relu(h) expectation in a ceil(3 sigma) window around the argmax); 0 = off (at most "

@@ -220,3 +220,8 @@ def trim_metrics_log(path: Path, records: Optional[int], step: int) -> int:
     tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     os.replace(tmp, path)
     return len(kept)
+
+
+def default_run_folder() -> Path:
+    """runs/<time>: the folder of a run given no --out (train decides it once, before the lock)."""
+    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")

@@ -33,7 +33,7 @@ from ..eval.protocol import evaluate_split, run_evaluation, train_crop_landmarks
 from ..models.registry import ModelConfig, config_from_dict, create_model, model_config
 from ..models.inputs import model_input
 from ..models.output_prior import init_output_prior
-from .run_folder import trim_metrics_log
+from .run_folder import default_run_folder, trim_metrics_log
 from .run_log import RunLog
 from .runtime import worker_init
 from .options import augment_config, lr_milestones
@@ -164,7 +164,7 @@ class Trainer:
     def __init__(self, args: argparse.Namespace, state: Optional[dict] = None, source: str = "checkpoint"):
         self.args = args
         self.dist, self.device, self.amp_dtype = setup_device(args)
-        self.out = Path(args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+        self.out = Path(args.out or default_run_folder())
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(args.seed)

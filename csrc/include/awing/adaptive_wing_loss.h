@@ -10,6 +10,8 @@
 // kernel runs it too).
 #pragma once
 
+#include <cmath>
+
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
@@ -84,15 +86,23 @@ struct AWingLoss {
   }
 };
 
-// Validates the loss's scalar parameters; returns the parsed reduction. AdaptiveWingLoss checks
-// its parameters with this when it is built (awing_ext._C.check_adaptive_wing_loss_params).
-inline Reduction check_adaptive_wing_loss_params(double omega, double theta, double epsilon, double W,
-                                                 double threshold, int64_t kernel_size,
-                                                 std::string_view reduction) {
-  constexpr const char* op = "adaptive_wing_loss";
+// omega, theta, epsilon > 0 and alpha a finite number > 0 (NaN refused): the exponent alpha - y
+// must be a number for every target y in [0, 1]. train's --awing-* options add the float32 ranges
+// (training/engine/loss_ranges.py).
+inline void check_awing_shape(double omega, double theta, double epsilon, double alpha, const char* op) {
   check_positive(omega, op, "omega");
   check_positive(theta, op, "theta");
   check_positive(epsilon, op, "epsilon");
+  TORCH_CHECK(alpha > 0 && std::isfinite(alpha), op, ": alpha must be a finite number > 0, got ", alpha);
+}
+
+// Validates the loss's scalar parameters; returns the parsed reduction. AdaptiveWingLoss checks
+// its parameters with this when it is built (awing_ext._C.check_adaptive_wing_loss_params).
+inline Reduction check_adaptive_wing_loss_params(double omega, double theta, double epsilon, double alpha,
+                                                 double W, double threshold, int64_t kernel_size,
+                                                 std::string_view reduction) {
+  constexpr const char* op = "adaptive_wing_loss";
+  check_awing_shape(omega, theta, epsilon, alpha, op);
   check_loss_map({W, threshold, kernel_size}, op);
   return parse_reduction(reduction, op);
 }
@@ -102,13 +112,11 @@ inline Reduction check_adaptive_wing_loss_params(double omega, double theta, dou
 inline Reduction check_adaptive_wing_loss_args(const at::Tensor& pred, const at::Tensor& target,
                                                const std::optional<at::Tensor>& target_weight,
                                                const std::optional<at::Tensor>& weights,
-                                               double omega, double theta, double epsilon, double W,
-                                               double threshold, int64_t kernel_size,
+                                               double omega, double theta, double epsilon, double alpha,
+                                               double W, double threshold, int64_t kernel_size,
                                                std::string_view reduction) {
   constexpr const char* op = "adaptive_wing_loss";
-  check_positive(omega, op, "omega");
-  check_positive(theta, op, "theta");
-  check_positive(epsilon, op, "epsilon");
+  check_awing_shape(omega, theta, epsilon, alpha, op);
   return check_heatmap_loss_args(op, "pred", pred, target, target_weight, weights, {W, threshold, kernel_size},
                                  reduction);
 }

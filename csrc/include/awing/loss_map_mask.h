@@ -4,14 +4,16 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
 
 #include "awing/checks.h"
 #include "awing/dilation.h"
 
 namespace awing {
 
-inline void check_loss_map_mask_args(const at::Tensor& target, int64_t kernel_size) {
+inline void check_loss_map_mask_args(const at::Tensor& target, double threshold, int64_t kernel_size) {
   check_heatmap(target, "loss_map_mask", "target");
+  TORCH_CHECK(threshold == threshold, "loss_map_mask: threshold must be a number, got NaN");
   check_kernel_size(kernel_size, "loss_map_mask");
 }
 

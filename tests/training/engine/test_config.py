@@ -9,6 +9,7 @@ import pytest
 
 from training import train
 from training.engine.config import ConfigError, load_config
+from training.engine.options import augment_config, build_parser, lr_milestones
 from training.data.transforms import AugmentConfig
 
 from helpers import REPO as ROOT
@@ -25,7 +26,7 @@ def test_demo_config_is_trains_defaults():
 
 
 def test_augment_defaults_agree_with_augment_config():
-    assert train.augment_config(train.parse_args([])) == AugmentConfig()
+    assert augment_config(train.parse_args([])) == AugmentConfig()
 
 
 @pytest.mark.parametrize("name,dataset", [("300w", "300w"), ("wflw", "wflw"), ("cofw", "cofw")])
@@ -36,7 +37,7 @@ def test_paper_recipes(name, dataset):
     assert args.dataset == dataset and args.preset == "paper" and args.sigma == 1.0
     assert (args.optimizer, args.lr, args.weight_decay) == ("rmsprop", 1e-4, 1e-5)
     assert (args.epochs, args.lr_milestones, args.lr_gamma) == (240, [80, 160], 0.1)
-    aug = train.augment_config(args)
+    aug = augment_config(args)
     assert (aug.rotate, aug.scale_jitter, aug.flip) == (50.0, 0.15, 0.5)
     assert aug.translate * 256 == pytest.approx(25.0)
     assert aug.occlusion > 0 and aug.blur > 0 and aug.noise > 0
@@ -66,9 +67,9 @@ def test_default_milestones_follow_the_epochs_of_a_repeated_run(tmp_path):
     """The default milestones (75 % and 90 % of --epochs) are not frozen into config.json."""
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({**vars(train.parse_args(["--epochs", "8"])), "out": "runs/x", "world_size": 1}))
-    assert train.lr_milestones(train.parse_args(["--config", str(cfg)])) == [6, 7]
-    assert train.lr_milestones(train.parse_args(["--config", str(cfg), "--epochs", "80"])) == [60, 72]
-    assert train.lr_milestones(train.parse_args(["--lr-milestones"])) == []   # no decay
+    assert lr_milestones(train.parse_args(["--config", str(cfg)])) == [6, 7]
+    assert lr_milestones(train.parse_args(["--config", str(cfg), "--epochs", "80"])) == [60, 72]
+    assert lr_milestones(train.parse_args(["--lr-milestones"])) == []   # no decay
 
 
 def test_sections_and_key_spellings(tmp_path):
@@ -142,5 +143,5 @@ def test_a_runs_config_json_repeats_it(tmp_path):
 
 def test_augment_config_fields_all_reachable_from_the_command_line():
     """Every AugmentConfig range is an option of train (the paper's and the package's)."""
-    parser_dests = {a.dest for a in train.build_parser()._actions}
+    parser_dests = {a.dest for a in build_parser()._actions}
     assert set(asdict(AugmentConfig())) <= parser_dests

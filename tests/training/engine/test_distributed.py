@@ -8,6 +8,7 @@ import torch
 import torch.multiprocessing as mp
 
 from training import train
+from training.engine.trainer import Trainer
 
 from helpers import REPO
 
@@ -30,7 +31,7 @@ def _worker(rank, world_size, port, out_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    trainer = train.Trainer(train.parse_args(ARGS + ["--out", out_dir, "--device", "cpu"]))
+    trainer = Trainer(train.parse_args(ARGS + ["--out", out_dir, "--device", "cpu"]))
     assert trainer.dist.world_size == world_size and isinstance(
         trainer.net, torch.nn.parallel.DistributedDataParallel)
     batches = trainer.epoch_batches(0)
@@ -61,7 +62,7 @@ def test_two_gloo_processes_match_single_process(tmp_path):
     from training.models.inputs import normalise_images
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    ref = train.Trainer(train.parse_args(ARGS + ["--out", str(tmp_path / "single"), "--device", "cpu"]))
+    ref = Trainer(train.parse_args(ARGS + ["--out", str(tmp_path / "single"), "--device", "cpu"]))
     ref.optimizer.zero_grad(set_to_none=True)
     total = 0.0
     for r in range(2):

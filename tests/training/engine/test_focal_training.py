@@ -10,7 +10,6 @@ import torch
 from training import train
 from training.data.codec import HeatmapCodec
 from training.data.registry import build_dataset
-from training.engine.criterion import build_criterion
 from training.engine.trainer import Trainer
 from training.models import create_model, model_config
 from training.models.inputs import model_input

@@ -9,14 +9,16 @@ import torch
 
 from training.engine.cli import UsageError
 from training import evaluate, train
+from training.engine.trainer import Trainer
 from training.engine.checkpoint import load_checkpoint
+from training.engine.loss_watch import NonFiniteLoss
 
 TINY = ["--preset", "tiny", "--workers", "0", "--no-progress", "--batch-size", "8", "--val-samples", "16",
         "--test-samples", "16", "--log-every", "1"]
 
 
 def _trainer(tmp_path, *extra):
-    return train.Trainer(train.parse_args(TINY + ["--out", str(tmp_path), *extra]))
+    return Trainer(train.parse_args(TINY + ["--out", str(tmp_path), *extra]))
 
 
 def _fixed_batch(trainer, n=8):
@@ -82,7 +84,7 @@ def test_non_finite_loss_stops_without_checkpoint(tmp_path):
     batch = _fixed_batch(trainer)
     with torch.no_grad():
         next(trainer.model.parameters()).fill_(float("nan"))
-    with pytest.raises(train.NonFiniteLoss, match="non-finite loss"):
+    with pytest.raises(NonFiniteLoss, match="non-finite loss"):
         trainer.train_step(batch)
     assert not (tmp_path / "last.pt").exists()
 
