@@ -124,7 +124,7 @@ def build_dataset(name: str, split: str, *, input_size: int, num_samples: Option
     (module docstring); coco's annotation files come in `options`. Returns (dataset, its
     LandmarkScheme), the scheme comparing equal to its name ("68")."""
     wanted = None if scheme is None else get_scheme(scheme)
-    files = {k: options.pop(k) for k in ANNOTATION_OPTIONS if options.get(k) is not None}
+    files = {k: v for k in ANNOTATION_OPTIONS if (v := options.pop(k, None)) is not None}
     if name != "coco" and files:
         raise ValueError(f"--{next(iter(files)).replace('_', '-')} applies to --dataset coco, not {name!r}")
     if name == "synthetic":
