@@ -19,5 +19,5 @@ from .soft_argmax import soft_argmax
 __all__ = ["__version__", "build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss",
            "mse_loss", "l1_loss", "smooth_l1_loss", "wing_loss", "focal_heatmap_loss", "render_heatmaps",
            "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "DECODE_METHODS", "modulate_heatmaps",
-           "integral_coords", "integral_radius", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme", "read_scheme",
-           "SchemeError"]
+           "integral_coords", "integral_radius", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme",
+           "read_scheme", "SchemeError"]

@@ -26,7 +26,6 @@ Every error is one line naming the file and the key (``SchemeError``, a ValueErr
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -246,6 +245,6 @@ def scheme_to_toml(scheme: LandmarkScheme, header: str = "") -> str:
 def _value(v) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, bool) or not isinstance(v, (str, int)) or (isinstance(v, float) and not math.isfinite(v)):
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
         raise TypeError(f"scheme_to_toml: unexpected value {v!r}")
     return json.dumps(v, ensure_ascii=False)

@@ -94,8 +94,10 @@ def map_points(values, entries: Sequence, axis: int = -2, reduce: str = "mean") 
     mapping: an int entry takes that point, a tuple entry reduces its points ("mean": their
     centroid; "min" / "max" for masks)."""
     arr = np.asarray(values)
-    parts = [getattr(np.take(arr, list(e) if isinstance(e, tuple) else [e], axis=axis), reduce)(axis=axis, keepdims=True)
-             for e in entries]
+    parts = []
+    for e in entries:
+        taken = np.take(arr, list(e) if isinstance(e, tuple) else [e], axis=axis)
+        parts.append(getattr(taken, reduce)(axis=axis, keepdims=True))
     return np.concatenate(parts, axis=axis)
 
 

@@ -149,10 +149,13 @@ def cross_scheme_mapping(model_scheme: LandmarkScheme, data_scheme: LandmarkSche
         return None
     mapping = data_scheme.mapping_from(model_scheme)
     if mapping is None:
-        raise UsageError(f"the model predicts the scheme {model_scheme.name!r} ({model_scheme.num_points} points) but "
-                         f"the {dataset} data is read in {data_scheme.name!r} ({data_scheme.num_points} points), "
-                         f"which declares no [from.{model_scheme.name}] indices: add them to its scheme file "
-                         f"(--scheme FILE; docs/datasets.md)")
+        differ = (f"the model predicts {model_scheme.num_points} landmarks but {dataset} has {data_scheme.num_points} "
+                  f"per face" if model_scheme.num_points != data_scheme.num_points else
+                  f"the model predicts the scheme {model_scheme.name!r} but the {dataset} data is read in "
+                  f"{data_scheme.name!r}")
+        raise UsageError(f"{differ}, and the data's scheme {data_scheme.name!r} declares no [from.{model_scheme.name}] "
+                         f"indices to map the model's points onto its own: evaluate on data of the model's scheme, "
+                         f"or add them to a scheme file (--scheme FILE; docs/datasets.md)")
     top = max(max(e) if isinstance(e, tuple) else e for e in mapping)
     if top >= model_scheme.num_points:
         raise UsageError(f"{data_scheme.source or data_scheme.name}: from.{model_scheme.name}.indices: index {top} is "

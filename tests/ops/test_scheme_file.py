@@ -88,7 +88,8 @@ def test_68_declares_the_wflw_mapping_and_it_commutes_with_the_flips():
 def test_scheme_file_round_trip(tmp_path):
     scheme = read_scheme(_write(tmp_path, CUSTOM))
     assert (scheme.name, scheme.num_points, scheme.flip) == ("face5", 5, (1, 0, 2, 4, 3))
-    assert scheme.normaliser == ((0, 3), (1,)) and scheme.curves == ((3, 2, 4),) and scheme.curve_names == ("upper lip",)
+    assert scheme.normaliser == ((0, 3), (1,)) and scheme.curves == ((3, 2, 4),)
+    assert scheme.curve_names == ("upper lip",)
     assert scheme.mapping_from("68") == ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47), 30, 48, 54)
     again = read_scheme(_write(tmp_path, scheme_to_toml(scheme, "written back"), "again.toml"))
     assert again == scheme and again.source.endswith("again.toml")
@@ -105,7 +106,7 @@ def test_scheme_file_round_trip(tmp_path):
     ('flip = [["a", "x"]]', "flip[0]", "unknown point name 'x'"),
     ('flip = [["a", "b"], ["b", "c"]]', "flip[1]", "not an involution"),
     ('flip = [["a", "a"]]', "flip[0]", "paired with itself"),
-    ('normaliser = ["a", "nose"]', "normaliser", "unknown point name 'nose'"),
+    ('normaliser = ["a", "nose"]', "normaliser[1]", "unknown point name 'nose'"),
     ('normaliser = ["a", "a"]', "normaliser", "the same points"),
     ('normaliser = "box"', "normaliser", '"bbox"'),
     ('[curves]\nlip = []', "curves.lip", "empty curve"),

@@ -179,4 +179,5 @@ def test_a_grid_on_a_coco_set_with_a_scheme_file(tmp_path):
         loss = "mse"
     """))
     assert grid.variants[1].options == {"dataset": "coco", "data_root": "photos", "annotations": "photos/train.json",
-                                        "test_annotations": "photos/test.json", "scheme": "face5.toml", "loss": "mse"}
+                                        "test_annotations": "photos/test.json", "scheme": "face5.toml",
+                                        "loss": "mse"}

@@ -93,4 +93,5 @@ def test_a_68_point_model_on_a_5_point_coco_set(tmp_path, monkeypatch, capsys):
     # a scheme that does not say how 68 points map onto it
     (tmp_path / "five.toml").write_text(FIVE.split("[from.68]")[0])
     code, _, err = run_cli(evaluate.main, argv + ["--scheme", str(tmp_path / "five.toml")], capsys)
-    assert_one_line_error(code, err, "the model predicts the scheme '68' (68 points)", "declares no [from.68] indices")
+    assert_one_line_error(code, err, "the model predicts 68 landmarks but coco has 5 per face",
+                          "'face5' declares no [from.68] indices")
