@@ -144,10 +144,8 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
                              f"use a pair of point indices")
         values = _pair_distance(gt, *table[k])
         label = repr(normaliser)
-    elif isinstance(normaliser, np.ndarray):
-        values = normaliser.astype(np.float64).reshape(-1)
-        if values.shape != (n,):
-            raise ValueError(f"normaliser lengths must have shape (N,) = ({n},), got {normaliser.shape}")
+    elif isinstance(normaliser, np.ndarray) and normaliser.shape == (n,):
+        values = normaliser.astype(np.float64)
         label = "length"
     elif isinstance(normaliser, tuple) and len(normaliser) == 2:
         left = _index_group(normaliser[0], "normaliser[0]")
@@ -159,7 +157,7 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
         label = f"points {normaliser!r}"
     else:
         raise ValueError(f"normaliser must be a name ({', '.join(sorted(NORMALISERS))}), a pair of point "
-                         f"indices or an array of lengths, got {normaliser!r}")
+                         f"indices or an array of N = {n} lengths, got {normaliser!r}")
     bad = ~(values > 0) | ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
