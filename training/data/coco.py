@@ -168,7 +168,8 @@ class CocoKeypoints(LandmarkDataset):
         """One record per annotated face of `doc` (bad rows raised or skipped via _bad)."""
         category = category or self._category(doc, path, self.scheme)
         order = self._point_order(category, path)
-        images = {img.get("id"): img for img in doc["images"] if isinstance(img, dict)}
+        images = {img.get("id"): img for img in doc["images"]
+                  if isinstance(img, dict) and isinstance(img.get("id"), (int, str))}
         position = {name: i for i, name in enumerate(sorted({str(img.get("file_name")) for img in images.values()}))}
         out, unlabelled = [], 0
         for ann in doc["annotations"]:
@@ -193,7 +194,8 @@ class CocoKeypoints(LandmarkDataset):
         def bad(problem: str):
             raise DataError(f"{where}: {problem}", file=where)
 
-        image = images.get(ann.get("image_id"))
+        image_id = ann.get("image_id")
+        image = images.get(image_id) if isinstance(image_id, (int, str)) else None
         if image is None or not image.get("file_name"):
             bad(f"image_id {ann.get('image_id')!r} is not in the file's images (or has no file_name)")
         k = self.num_points
@@ -220,8 +222,9 @@ class CocoKeypoints(LandmarkDataset):
                 or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0):
             bad(f"bbox must be [x, y, w, h] with w, h > 0, got {box!r}")
         x, y, w, h = (float(v) for v in box)
-        if image.get("width") and image.get("height"):
-            self._check_box((x, y, w, h), float(image["width"]), float(image["height"]), where)
+        size = (image.get("width"), image.get("height"))
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in size):
+            self._check_box((x, y, w, h), float(size[0]), float(size[1]), where)   # else: from the image header
         landmarks = np.where(labelled[:, None], arr[:, :2], [x + w / 2, y + h / 2]).astype(np.float32)
         name = str(image["file_name"])
         return Record(image=str(self.root / name), landmarks=landmarks, key=name, order=position[name],
