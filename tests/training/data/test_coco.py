@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from awing_ext import read_scheme
 from awing_ext.schemes import map_points
 from helpers.datasets import FACE5, write_coco, write_folder
+from training.data.codec import HeatmapCodec
 from training.data.coco import category_scheme, mirror_name
 from training.data.io import DataError
 from training.data.registry import build_base, build_dataset
@@ -48,6 +50,9 @@ def test_faces_visibility_crop_and_the_category_scheme(tmp_path):
                          annotations=str(tmp_path / "train.json"))[0][1]
     assert item["box_size"] == pytest.approx(np.sqrt(w * h) * 64 / (1.25 * max(w, h)), rel=1e-5)
     np.testing.assert_array_equal(item["visible"], [1, 0, 1, 1, 1])
+    target, weight = HeatmapCodec(64, 16, boundary_scheme=None).encode(torch.from_numpy(item["landmarks"])[None],
+                                                                       torch.from_numpy(item["visible"])[None])
+    assert weight[0].tolist() == [1, 0, 1, 1, 1] and target[0, 1].abs().sum() == 0   # masked from the loss
 
 
 def test_bad_rows_are_named_by_annotation_id_or_skipped(tmp_path, caplog):
