@@ -95,3 +95,15 @@ def test_a_68_point_model_on_a_5_point_coco_set(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(evaluate.main, argv + ["--scheme", str(tmp_path / "five.toml")], capsys)
     assert_one_line_error(code, err, "the model predicts 68 landmarks but coco has 5 per face",
                           "'face5' declares no [from.68] indices")
+
+
+def test_the_bbox_normaliser_takes_the_box_or_the_visible_points_box(tmp_path):
+    from awing_ext import read_scheme
+    from training.eval.normalisers import normaliser_lengths, normaliser_of
+    (tmp_path / "five.toml").write_text(FIVE)
+    five = read_scheme(tmp_path / "five.toml")
+    assert normaliser_of(five).groups is None and normaliser_of(five).label == "sqrt(w·h) of the face box"
+    gt = np.array([[[0, 0], [4, 0], [2, 9], [0, 9], [500, 500]]] * 2, float)
+    visible = np.array([[1, 1, 1, 1, 0]] * 2)
+    lengths = normaliser_lengths(five, gt, visible, box_sizes=np.array([np.nan, 10.0]))
+    np.testing.assert_allclose(lengths, [np.sqrt(4 * 9), 10.0])   # no box: the visible points' box (4 x 9)
