@@ -12,10 +12,12 @@ from .heatmap_losses import focal_heatmap_loss, l1_loss, mse_loss, smooth_l1_los
 from .render_boundaries import render_boundaries
 from .render_heatmaps import render_heatmaps
 from .loss_map_mask import loss_map_mask, weight_map
-from .schemes import SCHEMES, LandmarkScheme, get_scheme
+from .schemes import SCHEMES, LandmarkScheme, get_scheme   # before scheme_file: it reads the built-ins
+from .scheme_file import SchemeError, read_scheme
 from .soft_argmax import soft_argmax
 
 __all__ = ["__version__", "build_info", "ops", "MAX_KERNEL_SIZE", "adaptive_wing_loss", "AdaptiveWingLoss",
            "mse_loss", "l1_loss", "smooth_l1_loss", "wing_loss", "focal_heatmap_loss", "render_heatmaps",
            "render_boundaries", "loss_map_mask", "weight_map", "decode_heatmaps", "DECODE_METHODS", "modulate_heatmaps",
-           "integral_coords", "integral_radius", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme"]
+           "integral_coords", "integral_radius", "soft_argmax", "SCHEMES", "LandmarkScheme", "get_scheme",
+           "read_scheme", "SchemeError"]

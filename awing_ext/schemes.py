@@ -1,11 +1,13 @@
-"""Landmark schemes: the facial curves of the boundary heatmaps and the left/right flip permutations.
+"""Landmark schemes: the points' names, the left/right flip permutation, the NME normaliser, the
+facial curves of the boundary heatmaps and the mappings from other schemes.
 
-Indices are 0-based. Each curve is an ordered list of landmark indices; the boundary heatmap
-draws an interpolating (Catmull-Rom) spline through them (see awing_ext.render_boundaries).
+A scheme is data: a TOML file (awing_ext/scheme_file.py gives the format; docs/datasets.md the
+guide). The built-in schemes are such files, shipped in awing_ext/landmark_schemes/:
 
-* ``"68"`` (300W / iBUG): the paper's 13 boundaries (docs/design.md).
-* ``"98"`` (WFLW): the paper's 13 boundaries (docs/design.md); the brows use their upper edges
-  (33-37, 42-46) as in the paper's code; the pupils 96, 97 are on no curve.
+* ``"68"`` (300W / iBUG): the paper's 13 boundaries (docs/design.md); ``[from.98]`` is the
+  WFLW -> 68 mapping (68.toml says where it comes from).
+* ``"98"`` (WFLW): the paper's 13 boundaries; the brows use their upper edges (33-37, 42-46) as
+  in the paper's code; the pupils 96, 97 are on no curve.
 * ``"29"`` (COFW, RCPR ordering): 0/1 outer brow corners (left/right), 2/3 inner brow corners,
   4/6 brow tops, 5/7 brow bottoms, 8/9 outer eye corners, 10/11 inner eye corners, 12/14 upper
   lids, 13/15 lower lids, 16/17 pupils, 18/19 nose wings, 20 nose tip, 21 under the nose,
@@ -16,86 +18,111 @@ draws an interpolating (Catmull-Rom) spline through them (see awing_ext.render_b
   wing), and the four lip edges (corner, lip point, corner). Pupils and chin are on no curve.
   Unlike 68/98, this set is our definition, not the paper's.
 
+Indices are 0-based. Each curve is an ordered list of landmark indices; the boundary heatmap
+draws an interpolating (Catmull-Rom) spline through them (see awing_ext.render_boundaries).
 ``flip`` is the permutation for a horizontal mirror: after mirroring the image, the new point
-``i`` is the mirrored old point ``flip[i]`` (``flipped = mirrored[:, scheme.flip]``). Each is an
-involution. The NME normalisers of the schemes are the evaluation's: training/eval/normalisers.py.
+``i`` is the mirrored old point ``flip[i]`` (``flipped = mirrored[:, scheme.flip]``); an
+involution, or None for a scheme that declares no flip (no flip augmentation, no flip test).
+How training/eval uses the normaliser: training/eval/normalisers.py.
 """
-from dataclasses import dataclass
-from typing import Dict, Sequence, Tuple, Union
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple, Union
 
-__all__ = ["LandmarkScheme", "SCHEMES", "get_scheme"]
+import numpy as np
+
+__all__ = ["LandmarkScheme", "SCHEMES", "get_scheme", "map_points", "SCHEME_FOLDER"]
+
+SCHEME_FOLDER = Path(__file__).resolve().parent / "landmark_schemes"
+BUILTIN_POINTS = {"68": 68, "98": 98, "29": 29}
+_ALIASES = {"300w": "68", "ibug": "68", "wflw": "98", "cofw": "29"}
+
+Groups = Tuple[Tuple[int, ...], Tuple[int, ...]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LandmarkScheme:
+    """One landmark scheme (module docstring). Made by awing_ext.scheme_file from a scheme file;
+    the fields after ``flip`` have defaults so that a scheme can still be written in code.
+
+    A scheme compares equal to its name, so ``scheme == "68"`` holds for the built-in 68 (the
+    datasets named their scheme by a string before schemes were files); two schemes are equal
+    when every field but ``source`` is."""
     name: str
     num_points: int
     curve_names: Tuple[str, ...]
     curves: Tuple[Tuple[int, ...], ...]
-    flip: Tuple[int, ...]
+    flip: Optional[Tuple[int, ...]]
+    points: Tuple[str, ...] = ()                 # the point names, in order ("" -> point_<i>)
+    normaliser: Union[str, Groups] = "bbox"      # "bbox" or two index groups (centroid distance)
+    mappings: Tuple[Tuple[str, tuple], ...] = ()  # [from.X] indices, per scheme name X
+    pupils: Optional[Groups] = None              # the inter-pupil normaliser's groups (built-ins)
+    normaliser_label: str = ""                   # how reports name the normaliser
+    source: str = ""                             # the file it was read from (not part of equality)
+
+    @property
+    def point_names(self) -> Tuple[str, ...]:
+        return self.points or tuple(f"point_{i}" for i in range(self.num_points))
+
+    def mapping_from(self, other: Union[str, "LandmarkScheme"]) -> Optional[tuple]:
+        """This scheme's [from.<other>] indices (one entry per point: an index of `other`'s points
+        or a tuple of them, their centroid), or None when it declares none."""
+        key = other.name if isinstance(other, LandmarkScheme) else str(other)
+        return dict(self.mappings).get(key)
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name != "source")
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            return self.name == other
+        if isinstance(other, LandmarkScheme):
+            return self._fields() == other._fields()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        where = f", {self.source}" if self.source else ""
+        return f"LandmarkScheme({self.name!r}, {self.num_points} points, {len(self.curves)} curves{where})"
 
 
-def _r(a: int, b: int) -> Tuple[int, ...]:
-    """a..b inclusive."""
-    return tuple(range(a, b + 1))
+def map_points(values, entries: Sequence, axis: int = -2, reduce: str = "mean") -> np.ndarray:
+    """Values of a source scheme's points along `axis` (landmarks (..., K_src, 2): axis -2; scores
+    or visibility (..., K_src): axis -1) -> the same with len(entries) points, through a [from.X]
+    mapping: an int entry takes that point, a tuple entry reduces its points ("mean": their
+    centroid; "min" / "max" for masks)."""
+    arr = np.asarray(values)
+    parts = []
+    for e in entries:
+        taken = np.take(arr, list(e) if isinstance(e, tuple) else [e], axis=axis)
+        parts.append(getattr(taken, reduce)(axis=axis, keepdims=True))
+    return np.concatenate(parts, axis=axis)
 
 
-def _flip(num_points: int, pairs: Sequence[Tuple[int, int]]) -> Tuple[int, ...]:
-    perm = list(range(num_points))
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return tuple(perm)
+def _builtin(name: str) -> LandmarkScheme:
+    from .scheme_file import read_scheme
+    scheme = read_scheme(SCHEME_FOLDER / f"{name}.toml")
+    if scheme.name != name or scheme.num_points != BUILTIN_POINTS[name]:
+        raise RuntimeError(f"{scheme.source}: the built-in scheme {name!r} is damaged")
+    return scheme
 
 
-_NAMES_13 = ("cheek", "left brow", "right brow", "upper left lid", "lower left lid", "upper right lid",
-             "lower right lid", "nose bridge", "nose bottom", "upper outer lip", "upper inner lip",
-             "lower outer lip", "lower inner lip")
-
-_300W = LandmarkScheme(
-    name="68", num_points=68, curve_names=_NAMES_13,
-    curves=(_r(0, 16), _r(17, 21), _r(22, 26), _r(36, 39), (36, 41, 40, 39), _r(42, 45),
-            (42, 47, 46, 45), _r(27, 30), _r(31, 35), _r(48, 54), _r(60, 64),
-            (48, 59, 58, 57, 56, 55, 54), (60, 67, 66, 65, 64)),
-    flip=_flip(68, [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)]
-               + [(31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
-                  (48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]),
-)
-
-_WFLW = LandmarkScheme(
-    name="98", num_points=98, curve_names=_NAMES_13,
-    curves=(_r(0, 32), _r(33, 37), _r(42, 46), _r(60, 64), (60, 67, 66, 65, 64), _r(68, 72),
-            (68, 75, 74, 73, 72), _r(51, 54), _r(55, 59), _r(76, 82), _r(88, 92),
-            (76, 87, 86, 85, 84, 83, 82), (88, 95, 94, 93, 92)),
-    flip=_flip(98, [(i, 32 - i) for i in range(16)]
-               + [(33, 46), (34, 45), (35, 44), (36, 43), (37, 42), (38, 50), (39, 49), (40, 48),
-                  (41, 47), (55, 59), (56, 58), (60, 72), (61, 71), (62, 70), (63, 69), (64, 68),
-                  (65, 75), (66, 74), (67, 73), (76, 82), (77, 81), (78, 80), (83, 87), (84, 86),
-                  (88, 92), (89, 91), (93, 95), (96, 97)]),
-)
-
-_COFW = LandmarkScheme(
-    name="29", num_points=29,
-    curve_names=("upper left brow", "lower left brow", "upper right brow", "lower right brow",
-                 "upper left lid", "lower left lid", "upper right lid", "lower right lid",
-                 "nose bottom", "nose tip", "upper outer lip", "upper inner lip", "lower inner lip",
-                 "lower outer lip"),
-    curves=((0, 4, 2), (0, 5, 2), (3, 6, 1), (3, 7, 1), (8, 12, 10), (8, 13, 10), (11, 14, 9),
-            (11, 15, 9), (18, 21, 19), (18, 20, 19), (22, 24, 23), (22, 25, 23), (22, 26, 23),
-            (22, 27, 23)),
-    flip=_flip(29, [(0, 1), (2, 3), (4, 6), (5, 7), (8, 9), (10, 11), (12, 14), (13, 15), (16, 17),
-                    (18, 19), (22, 23)]),
-)
-
-SCHEMES: Dict[str, LandmarkScheme] = {"68": _300W, "98": _WFLW, "29": _COFW}
-_ALIASES = {"300w": "68", "ibug": "68", "wflw": "98", "cofw": "29"}
+SCHEMES: Dict[str, LandmarkScheme] = {name: _builtin(name) for name in BUILTIN_POINTS}
 
 
-def get_scheme(name: Union[str, int, LandmarkScheme]) -> LandmarkScheme:
-    """A scheme by name ("68", "98", "29", "300w", "wflw", "cofw") or number of points."""
+def get_scheme(name: Union[str, int, Path, LandmarkScheme]) -> LandmarkScheme:
+    """A scheme by name ("68", "98", "29", "300w", "wflw", "cofw"), number of points (68, 98,
+    29), or scheme file (a path to a .toml file)."""
     if isinstance(name, LandmarkScheme):
         return name
     key = str(name).lower()
     key = _ALIASES.get(key, key)
-    if key not in SCHEMES:
-        raise ValueError(f"unknown landmark scheme {name!r}; known: 68 (300w), 98 (wflw), 29 (cofw)")
-    return SCHEMES[key]
+    if key in SCHEMES:
+        return SCHEMES[key]
+    if isinstance(name, Path) or str(name).lower().endswith(".toml") or Path(str(name)).is_file():
+        from .scheme_file import read_scheme
+        return read_scheme(name)
+    raise ValueError(f"unknown landmark scheme {name!r}; known: 68 (300w), 98 (wflw), 29 (cofw), or a scheme "
+                     f"file (.toml, docs/datasets.md)")

@@ -14,7 +14,6 @@ dark, integral; soft-argmax at beta 30 beside them) lands from the truth.
 Writes benchmarks/results/decoders.json (with the environment) and prints Markdown tables.
 """
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

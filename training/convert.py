@@ -16,7 +16,9 @@ input_mean 0 and input_std 1 (train, evaluate, detect and export all follow it);
 option of the released model that the weights do not reveal (the published WFLW model: off).
 Accepted inputs: a bare state_dict or {"state_dict": ...}, keys with or without the "module."
 prefix of nn.DataParallel. Stacks, landmark count, width and hourglass depth are read from the
-tensors; a file that is not such a checkpoint gets an error naming what was expected.
+tensors; a file that is not such a checkpoint gets an error naming what was expected. The
+checkpoint stores the landmark scheme: ``--scheme FILE`` (a model trained on your own points),
+else the built-in one of the landmark count (68, 98, 29).
 """
 import argparse
 import os
@@ -28,6 +30,8 @@ from typing import Dict, List
 import torch
 
 import awing_ext
+from awing_ext.scheme_file import scheme_to_dict
+from awing_ext.schemes import get_scheme
 
 from .engine.cli import UsageError, run
 from .engine.checkpoint import describe_load_error, save_checkpoint
@@ -152,8 +156,10 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], end_relu: bool = False) -> t
     return cfg, converted
 
 
-def convert(src, dst, end_relu: bool = False) -> dict:
-    """Reads the released checkpoint `src`, writes the awing checkpoint `dst`; returns it."""
+def convert(src, dst, end_relu: bool = False, scheme=None) -> dict:
+    """Reads the released checkpoint `src`, writes the awing checkpoint `dst`; returns it.
+    `scheme` (a scheme file, a built-in name or a LandmarkScheme): the model's points (default:
+    the built-in scheme of its landmark count, when there is one)."""
     src = Path(src)
     if not src.is_file():
         raise FileNotFoundError(f"released checkpoint not found: {src}")
@@ -167,6 +173,11 @@ def convert(src, dst, end_relu: bool = False) -> dict:
                                       f"{describe_load_error(exc)}") from None
     cfg, state = convert_state_dict(released_state_dict(obj), end_relu)
     dataset = DATASET_FOR_POINTS.get(cfg.num_landmarks, "folder")
+    if scheme is not None or cfg.num_landmarks in DATASET_FOR_POINTS:
+        scheme = get_scheme(cfg.num_landmarks if scheme is None else scheme)
+        if scheme.num_points != cfg.num_landmarks:
+            raise ReleasedCheckpointError(f"the scheme {scheme.name!r} has {scheme.num_points} points, the released "
+                                          f"model predicts {cfg.num_landmarks}")
     checkpoint = {
         "model": state, "model_config": dict(vars(cfg)),
         # what evaluate/detect read from a run's config: the dataset the model's points follow
@@ -176,6 +187,8 @@ def convert(src, dst, end_relu: bool = False) -> dict:
                    "num_stacks": cfg.num_stacks, "num_landmarks": cfg.num_landmarks, "end_relu": end_relu},
         "awing_version": awing_ext.__version__,
     }
+    if scheme is not None:
+        checkpoint["scheme"] = scheme_to_dict(scheme)
     save_checkpoint(checkpoint, dst)
     return checkpoint
 
@@ -186,13 +199,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("dst", help="where to write the awing checkpoint (.pt)")
     p.add_argument("--end-relu", action="store_true",
                    help="the released model was trained with end_relu (ReLU on the heatmaps); WFLW_4HG.pth was not")
+    p.add_argument("--scheme", default=None, metavar="FILE|NAME",
+                   help="the model's landmark scheme, stored in the checkpoint (a scheme file, docs/datasets.md; "
+                        "default: the built-in scheme of its landmark count, 68, 98 or 29)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        ckpt = convert(args.src, args.dst, args.end_relu)
+        ckpt = convert(args.src, args.dst, args.end_relu, args.scheme)
     except (FileNotFoundError, ReleasedCheckpointError) as exc:
         raise UsageError(str(exc)) from exc
     src = ckpt["source"]

@@ -14,9 +14,11 @@ heatmaps become points (awing_ext.decode_heatmaps, docs/evaluation.md).
 Output (stdout), per image or frame:
     {"image": PATH, "faces": [{"box": [x, y, w, h], "crop": [cx, cy, side, angle],
                                "landmarks": [[x, y], ...], "scores": [...],
-                               "low_confidence": [false, ...]}, ...]}
-    {"video": PATH, "frame": i, "time": seconds, "faces": [{..., "track": id}, ...]}
-with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md); "crop" is the
+                               "low_confidence": [false, ...]}, ...],
+     "scheme": NAME, "points": [name, ...]}
+    {"video": PATH, "frame": i, "time": seconds, "faces": [{..., "track": id}, ...], "scheme": ..., "points": ...}
+with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md), the i-th
+landmark being the point "points"[i] of the checkpoint's landmark scheme; "crop" is the
 square the model saw (centre, side, roll in degrees counter-clockwise); "scores" are heatmap peaks
 (higher = more confident); "low_confidence" flags the points whose peak is below 0.2, planes the
 model left flat, whose landmark is a guess (training/data/codec.py). A folder's unreadable image gives {"image": PATH, "error": "..."} and

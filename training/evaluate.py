@@ -4,6 +4,9 @@
     python -m training.evaluate --checkpoint best.pt --dataset folder --data-root my_photos   # any data
     python -m training.evaluate --checkpoint best.pt --flip-test      # + mirrored crops, averaged heatmaps
     python -m training.evaluate --checkpoint best.pt --decode integral   # integral regression's decoding
+    python -m training.evaluate --checkpoint wflw.pt --dataset 300w --data-root 300W   # a 98-point model on 68
+    python -m training.evaluate --checkpoint m68.pt --dataset coco --data-root imgs --annotations five.json \
+        --scheme five.toml                                                 # ... and on a 5-point COCO set
 
 The dataset, model and crop settings come from the checkpoint's recorded config; options given
 here override them. Prints a results table (the model beside the mean shape of the training
@@ -17,6 +20,11 @@ dark (default: DARK's modulation, then its Taylor step), taylor (the Taylor step
 records it ("decode"), and the share of points whose heatmap peak is below 0.2
 ("low_confidence": flat planes, training/data/codec.py).
 
+Landmark schemes (docs/datasets.md): the model's is the checkpoint's; the data is read in
+``--scheme FILE`` (default: the run's scheme on the run's dataset, else the dataset's own). When
+the two differ, the model's points are mapped onto the data's through the data scheme's
+``[from.<model scheme>]`` indices (68's ``[from.98]`` is built in); without one it is an error.
+
 ``--skip-bad`` evaluates what can be read of a dataset (your own photos with one odd .pts file):
 bad files are left out, listed on stderr and counted in the results ("skipped",
 "skipped_files"); without it (and unless the run trained with it) the first one is an error.
@@ -26,12 +34,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from awing_ext.schemes import get_scheme
+from awing_ext.schemes import LandmarkScheme
 
 from .engine.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
-from .engine.checkpoint import load_checkpoint, load_model
+from .engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
 from .data.codec import DECODE_HELP, DECODE_METHODS, HeatmapCodec
-from .data.registry import DATASETS, build_base, build_dataset
+from .data.registry import ANNOTATION_OPTIONS, DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
 from .eval.released_protocol import evaluate_released
@@ -50,6 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--samples", type=int_at_least(1), default=None,
                    help="synthetic: number of faces; real datasets: the first N images (default: the run's)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: the run's)")
+    p.add_argument("--scheme", default=None, metavar="FILE|NAME",
+                   help="read the data in this landmark scheme (a scheme file or 68/98/29; default: the run's on "
+                        "the run's dataset, else the dataset's own); a model of another scheme is mapped onto it "
+                        "through its [from.<model scheme>]")
+    p.add_argument("--annotations", default=None, metavar="FILE", help="coco: the COCO keypoints file (default: the "
+                                                                       "run's; its split as the run's)")
+    p.add_argument("--val-annotations", default=None, metavar="FILE", help="coco: the val split's file")
+    p.add_argument("--test-annotations", default=None, metavar="FILE", help="coco: the test split's file")
     p.add_argument("--threshold", type=float_above(0), default=0.1, help="NME threshold of FR and AUC")
     p.add_argument("--batch-size", type=int_at_least(1), default=32)
     p.add_argument("--workers", type=worker_count, default=1, help="data-loader worker processes")
@@ -79,42 +95,72 @@ def main(argv=None) -> dict:
     ckpt = load_checkpoint(args.checkpoint, map_location=device)
     cfg = ckpt["config"]
     model = load_model(ckpt, device, str(args.checkpoint))
+    model_scheme = checkpoint_scheme(ckpt, str(args.checkpoint))
     input_size = model.config.input_size
     name = args.dataset or cfg["dataset"]
     same = name == cfg["dataset"]
     skip_bad = args.skip_bad if args.skip_bad is not None else bool(cfg.get("skip_bad", False))
+    files = {k: getattr(args, k) or (cfg.get(k) if same else None) for k in ANNOTATION_OPTIONS}
     common = dict(input_size=input_size, seed=cfg["seed"],
                   data_root=args.data_root or (cfg.get("data_root") if same else None),
-                  skip_bad=skip_bad, crop=cfg.get("crop", "landmarks") if same else "landmarks")
+                  skip_bad=skip_bad, crop=cfg.get("crop", "landmarks") if same else "landmarks",
+                  scheme=args.scheme or (model_scheme if same and "scheme" in ckpt else None), **files)
     if args.protocol == "released":
         return _released(args, name, cfg, model, device)
     samples = args.samples or (cfg.get(f"{args.split}_samples") or cfg.get("test_samples") if same else None)
     dataset, scheme = build_dataset(name, args.split, num_samples=samples,
                                     limit=args.samples or (cfg.get("limit") if same else None), **common)
-    points = get_scheme(scheme).num_points
-    if points != model.config.num_landmarks:
-        raise UsageError(f"the model predicts {model.config.num_landmarks} landmarks but {name} has "
-                         f"{points} per face: evaluate on data with the model's landmark scheme")
+    mapping = cross_scheme_mapping(model_scheme, scheme, name)
+    for note in getattr(getattr(dataset, "base", dataset), "notes", []):
+        print(f"awing: {note}", file=sys.stderr)
     baseline = train_crop_landmarks(name, input_size, seed=cfg["seed"], data_root=common["data_root"],
                                     samples=cfg.get("train_samples") if same else None, limit=None,
-                                    skip_bad=common["skip_bad"], crop=common["crop"], workers=args.workers)
+                                    skip_bad=skip_bad, crop=common["crop"], workers=args.workers, scheme=scheme,
+                                    **files)
     out = Path(args.out or Path(args.checkpoint).parent)
-    codec = replace(HeatmapCodec.for_model(model.config, scheme, cfg.get("sigma", 1.0)), decode_method=args.decode,
-                    logits=cfg.get("loss") == "focal")
+    codec = replace(HeatmapCodec.for_model(model.config, model_scheme, cfg.get("sigma", 1.0)),
+                    decode_method=args.decode, logits=cfg.get("loss") == "focal")
+    try:
+        flip = flip_permutation_of(model_scheme) if args.flip_test else None
+    except ValueError as exc:
+        raise UsageError(f"--flip-test: {exc}") from None
     report = evaluate_split(model, codec, dataset,
                             baseline, device=device, out=out, suffix=f"_{args.split}",
                             title=f"CED, {name} {args.split}", batch_size=args.batch_size,
                             workers=args.workers, threshold=args.threshold,
                             extra={"checkpoint": str(args.checkpoint), "dataset": name, "split": args.split,
-                                   "flip_test": args.flip_test},
-                            flip_permutation=flip_permutation_of(points) if args.flip_test else None)
+                                   "flip_test": args.flip_test, "scheme": scheme.name,
+                                   **({"model_scheme": model_scheme.name} if mapping is not None else {})},
+                            flip_permutation=flip, scheme=scheme, mapping=mapping)
     print(f"{name} {args.split}: {report['samples']} images, NME normalised by the {report['normaliser']}"
+          + (f"; the model's {model_scheme.name!r} points mapped onto {scheme.name!r}" if mapping is not None else "")
           + (f"; {report['skipped']} bad file(s) skipped" if report["skipped"] else ""), file=sys.stderr)
     for bad in report["skipped_files"]:
         print(f"  skipped {bad['file']}: {bad['reason']}", file=sys.stderr)
     print(format_report(report))
     print(f"written: {out}/results_{args.split}.json, ced_{args.split}.png, predictions_{args.split}.png")
     return report
+
+
+def cross_scheme_mapping(model_scheme: LandmarkScheme, data_scheme: LandmarkScheme, dataset: str):
+    """None when the model predicts the data's scheme, else the data scheme's [from.<model's>]
+    indices; a UsageError when it declares none (or the point counts disagree)."""
+    if model_scheme.name == data_scheme.name and model_scheme.num_points == data_scheme.num_points:
+        return None
+    mapping = data_scheme.mapping_from(model_scheme)
+    if mapping is None:
+        differ = (f"the model predicts {model_scheme.num_points} landmarks but {dataset} has {data_scheme.num_points} "
+                  f"per face" if model_scheme.num_points != data_scheme.num_points else
+                  f"the model predicts the scheme {model_scheme.name!r} but the {dataset} data is read in "
+                  f"{data_scheme.name!r}")
+        raise UsageError(f"{differ}, and the data's scheme {data_scheme.name!r} declares no [from.{model_scheme.name}] "
+                         f"indices to map the model's points onto its own: evaluate on data of the model's scheme, "
+                         f"or add them to a scheme file (--scheme FILE; docs/datasets.md)")
+    top = max(max(e) if isinstance(e, tuple) else e for e in mapping)
+    if top >= model_scheme.num_points:
+        raise UsageError(f"{data_scheme.source or data_scheme.name}: from.{model_scheme.name}.indices: index {top} is "
+                         f"out of range for the model's {model_scheme.num_points} points")
+    return mapping
 
 
 def _released(args, name: str, cfg: dict, model, device) -> dict:

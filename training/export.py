@@ -16,11 +16,12 @@ argmax + sub-pixel refinement), then map heatmap pixels to crop pixels with
 the inverse of the crop's affine matrix (training.detect does all of it).
 
 Outputs: --out (default: model.pt / model.onnx beside the checkpoint; model.ptl with --mobile),
-and a JSON sidecar (same name + ".json") with the model config, input size, normalisation,
-output layout and the verification result. Verification runs the exported file (torch.jit.load;
-onnxruntime for ONNX, when installed) on a random batch of a size different from the one traced
-with, and compares with the PyTorch model: it fails (exit 1) when the max abs difference exceeds
---tolerance x max(1, max |output|).
+and a JSON sidecar (same name + ".json") with the model config, the landmark scheme (its point
+names: channel i is point i), input size, normalisation, output layout and the verification
+result. Verification runs the exported file (torch.jit.load; onnxruntime for ONNX, when
+installed) on a random batch of a size different from the one traced with, and compares with
+the PyTorch model: it fails (exit 1) when the max abs difference exceeds --tolerance x max(1,
+max |output|).
 
 TorchScript: torch.jit.trace + torch.jit.save; --mobile also runs
 torch.utils.mobile_optimizer.optimize_for_mobile and saves for the lite interpreter (.ptl).
@@ -43,8 +44,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from awing_ext.scheme_file import scheme_to_dict
+from awing_ext.schemes import LandmarkScheme
+
 from .engine.cli import UsageError, float_above, int_at_least, run
-from .engine.checkpoint import load_checkpoint, load_model
+from .engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
 
 __all__ = ["HeatmapModel", "export_torchscript", "export_onnx", "verify", "sidecar", "main", "ExportMismatch"]
 
@@ -175,7 +179,9 @@ def verify(model: HeatmapModel, path: Path, fmt: str, batch: int = 3, tolerance:
 
 
 def sidecar(model: HeatmapModel, fmt: str, checkpoint: str, verification: dict, mobile: bool = False,
-            opset: Optional[int] = None) -> dict:
+            opset: Optional[int] = None, scheme: Optional[LandmarkScheme] = None) -> dict:
+    """The JSON beside an export: the model config, the input and output layout (the landmark
+    channels named by the scheme's points, when given), the verification."""
     cfg = model.config
     s, h, k = cfg.input_size, cfg.heatmap_size, cfg.num_landmarks
     channels = [f"0..{k - 1}: landmark heatmaps (scheme order)"] + ([f"{k}: boundary heatmap"] if cfg.boundary else [])
@@ -184,6 +190,7 @@ def sidecar(model: HeatmapModel, fmt: str, checkpoint: str, verification: dict, 
         **({"opset": opset} if opset else {}),
         "checkpoint": str(checkpoint),
         "model_config": dict(vars(cfg)),
+        **({"scheme": scheme_to_dict(scheme)} if scheme is not None else {}),
         "input": {"name": "images", "shape": ["N", 3, s, s], "dtype": "float32", "channels": "RGB",
                   "normalisation": {"scale": 1 / 255, "mean": model.config.input_mean, "std": model.config.input_std,
                                     "formula": "(pixel / 255 - mean) / std"}},
@@ -235,8 +242,9 @@ def main(argv=None) -> int:
             raise UsageError(f"--out {out} would overwrite the checkpoint {args.checkpoint} being exported"
                              f"{' (its sidecar ' + str(meta_path) + ')' if written is meta_path else ''}: give another --out")
     try:
-        model = HeatmapModel(load_model(load_checkpoint(args.checkpoint), torch.device("cpu"),
-                                        str(args.checkpoint))).eval()
+        state = load_checkpoint(args.checkpoint)
+        model = HeatmapModel(load_model(state, torch.device("cpu"), str(args.checkpoint))).eval()
+        scheme = checkpoint_scheme(state, str(args.checkpoint))
     except (FileNotFoundError, RuntimeError, ValueError) as exc:   # these name the file
         raise UsageError(str(exc)) from exc
     except (KeyError, TypeError) as exc:
@@ -256,7 +264,7 @@ def main(argv=None) -> int:
     except RuntimeError as exc:
         raise UsageError(f"export failed: {exc}", exit_code=1) from exc
     meta = {**sidecar(model, args.format, args.checkpoint, result, args.mobile,
-                      args.opset if args.format == "onnx" else None), **info}
+                      args.opset if args.format == "onnx" else None, scheme), **info}
     meta_path.write_text(json.dumps(meta, indent=2))
     if "skipped" in result:
         print(f"written: {out}, {meta_path}; not verified: {result['skipped']}")

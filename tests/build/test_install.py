@@ -119,7 +119,7 @@ def test_d_a_built_wheel_installs_into_another_environment(source, env, tmp_path
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Dist: torch==2.13.*" in metadata
-    assert {"awing_ext/_build.json"} <= set(names)
+    assert {"awing_ext/_build.json", *(f"awing_ext/landmark_schemes/{k}.toml" for k in (68, 98, 29))} <= set(names)
     assert any(n.startswith("awing_ext/_cpu_default") for n in names)
     user = make_venv(tmp_path / "user", env)
     got = run([user, "-m", "pip", "install", wheel], env=env, cwd=tmp_path)

@@ -9,9 +9,12 @@ returns what it wrote (0-based landmarks etc.) so a test can compare.
   block, a cell array of object references to transposed image datasets; needs h5py) or v5
   (scipy.io.savemat).
 * :func:`write_folder`: a plain folder of images with .pts files.
+* :func:`write_coco`: images and a COCO keypoints file (one face box and its keypoints per
+  annotation), as CVAT, Label Studio and Roboflow export them.
 """
+import json
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -19,7 +22,9 @@ import numpy as np
 from training.data.io import write_pts
 
 __all__ = ["random_landmarks", "write_image", "write_300w_tree", "write_wflw_tree", "write_cofw_mat",
-           "write_folder"]
+           "write_folder", "FACE5", "write_coco"]
+
+FACE5 = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 
 
 def random_landmarks(rng: np.random.Generator, k: int, width: int, height: int) -> np.ndarray:
@@ -131,3 +136,36 @@ def write_folder(root, n: int = 3, k: int = 68, seed: int = 0) -> Dict[str, np.n
         write_pts(img.with_suffix(".pts"), lm)
         out[img.with_suffix(".pts").name] = lm
     return out
+
+
+def write_coco(root, faces: Sequence[int], names: Sequence[str] = FACE5, seed: int = 0, width: int = 64,
+               height: int = 56, category: str = "face", file: str = "train.json",
+               invisible: Optional[Dict[int, Sequence[int]]] = None) -> dict:
+    """Images root/images/img_<i>.jpg, faces[i] faces each, and root/<file>, a COCO keypoints file
+    (category id 1 with the keypoint `names`; annotation ids 1, 2, ... in order; each face a box
+    and its keypoints inside it, v = 2, or v = 0 and x = y = 0 for the points invisible[id]).
+    Returns the file's dict plus "path": the file and "truth": {id: (keypoints (K, 2), box)}."""
+    root, rng = Path(root), np.random.default_rng(seed)
+    images, annotations, truth = [], [], {}
+    for i, n in enumerate(faces):
+        write_image(root / "images" / f"img_{i}.jpg", rng, width, height)
+        images.append({"id": 100 + i, "file_name": f"images/img_{i}.jpg", "width": width, "height": height})
+        for _ in range(n):
+            aid = len(annotations) + 1
+            w, h = float(rng.integers(16, width // 2)), float(rng.integers(16, height // 2))
+            x, y = float(rng.integers(0, width - w)), float(rng.integers(0, height - h))
+            pts = np.round(np.stack([rng.uniform(x + 1, x + w - 1, len(names)),
+                                     rng.uniform(y + 1, y + h - 1, len(names))], axis=1), 2)
+            flags = np.full(len(names), 2.0)
+            for j in (invisible or {}).get(aid, ()):
+                pts[j], flags[j] = 0.0, 0.0
+            keypoints = np.concatenate([pts, flags[:, None]], axis=1).reshape(-1).tolist()
+            annotations.append({"id": aid, "image_id": 100 + i, "category_id": 1, "bbox": [x, y, w, h],
+                                "keypoints": keypoints, "num_keypoints": int((flags > 0).sum()), "iscrowd": 0,
+                                "area": w * h})
+            truth[aid] = (pts.astype(np.float32), (x, y, w, h))
+    doc = {"images": images, "annotations": annotations,
+           "categories": [{"id": 1, "name": category, "keypoints": list(names), "skeleton": []}]}
+    path = root / file
+    path.write_text(json.dumps(doc))
+    return {**doc, "path": path, "truth": truth}

@@ -215,3 +215,19 @@ def test_evaluate_and_detect_take_a_converted_checkpoint(tmp_path, capsys):
     assert detect.main([str(image), "--checkpoint", str(dst), "--box", f"0,0,{w - 1},{h - 1}"]) == 0
     faces = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["faces"]
     assert len(faces[0]["landmarks"]) == 68
+
+
+def test_the_converted_checkpoint_stores_its_scheme(tmp_path, capsys):
+    """The built-in scheme of the landmark count by default; --scheme names the points of a model
+    trained on one's own (its count must be the model's)."""
+    from awing_ext import SCHEMES
+    from training.engine.checkpoint import checkpoint_scheme
+    src = tmp_path / "released.pth"
+    torch.save(randomise(ReleasedFAN(1, 68, width=16, depth=2), seed=0).state_dict(), src)
+    assert checkpoint_scheme(convert.convert(src, tmp_path / "a.pt"), "a.pt") == SCHEMES["68"]
+    scheme = tmp_path / "mine.toml"
+    scheme.write_text('name = "mine68"\npoints = [' + ", ".join(f'"p{i}"' for i in range(68)) + "]\n")
+    assert run(convert.main, [str(src), str(tmp_path / "b.pt"), "--scheme", str(scheme)]) == 0
+    assert load_checkpoint(tmp_path / "b.pt")["scheme"]["name"] == "mine68"
+    assert run(convert.main, [str(src), str(tmp_path / "c.pt"), "--scheme", "98"]) == 2
+    assert "the scheme '98' has 98 points, the released model predicts 68" in capsys.readouterr().err

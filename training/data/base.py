@@ -163,6 +163,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
         self.split, self.skip_bad, self.check_images = split, bool(skip_bad), check_images
         self.crop, self.det_scale = crop, float(det_scale)
         self.records: List[Record] = []
+        self.notes: List[str] = []   # one-line remarks on how the data was read (the commands print them)
         self.skipped: List[Tuple[str, str]] = []
         self.runtime_skipped = 0
 

@@ -22,12 +22,13 @@ coordinates the two relate by
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 import awing_ext
+from awing_ext.schemes import LandmarkScheme, get_scheme
 
 DECODE_METHODS = awing_ext.DECODE_METHODS
 LOW_CONFIDENCE_THRESHOLD = 0.2   # module docstring
@@ -47,7 +48,7 @@ class HeatmapCodec:
     input_size: int                         # S: the crop side in pixels
     heatmap_size: int                       # H: the heatmap side in pixels (S / 4 for the FAN)
     sigma: float = 1.0                      # Gaussian sigma of landmark heatmaps, heatmap pixels
-    boundary_scheme: Optional[str] = "68"   # landmark scheme of the boundary channel; None: no channel
+    boundary_scheme: Optional[Union[str, LandmarkScheme]] = "68"   # its curves: the boundary channel (None: none)
     boundary_sigma: float = 1.0
     decode_method: str = "dark"             # one of DECODE_METHODS
     logits: bool = False                    # heatmaps are logits (a --loss focal model): decode sigmoid(heatmaps)
@@ -60,8 +61,12 @@ class HeatmapCodec:
             raise ValueError(f"sigma must be a finite number > 0, got {self.sigma!r}")
 
     @classmethod
-    def for_model(cls, config, scheme: str, sigma: float = 1.0) -> "HeatmapCodec":
-        """The codec of a FAN config (its input size, S/4 heatmaps, a boundary channel or not)."""
+    def for_model(cls, config, scheme: Union[str, LandmarkScheme], sigma: float = 1.0) -> "HeatmapCodec":
+        """The codec of a model config (its input size, S/4 heatmaps, a boundary channel or not)
+        for a landmark scheme (a name or a LandmarkScheme: its curves draw the boundary channel)."""
+        if config.boundary and not get_scheme(scheme).curves:
+            raise ValueError(f"the model has a boundary heatmap channel but the scheme {get_scheme(scheme).name!r} "
+                             f"has no [curves] to draw it")
         return cls(config.input_size, config.heatmap_size, sigma,
                    boundary_scheme=scheme if config.boundary else None)
 

@@ -6,10 +6,11 @@ one of the extensions in ``io.IMAGE_EXTENSIONS`` (.jpg, .jpeg, .png, .bmp; eithe
 300W's AFW folder, ``name_2.pts`` may also annotate ``name.jpg`` when ``name_2.jpg`` does not exist
 (several faces in one image). The .pts coordinates are 1-based; the loader subtracts 1.
 
-The number of points picks the landmark scheme: 68 (300W / iBUG), 98 (WFLW) or 29 (COFW), the
-count most files have (or ``num_points``). A file with another count is a bad file: an error
-naming it, or with ``skip_bad`` skipped and counted like a missing image (the model needs a
-scheme's flip permutation and boundaries, so other counts cannot be used).
+The number of points picks the landmark scheme: 68 (300W / iBUG), 98 (WFLW) or 29 (COFW), or
+the count of a given ``scheme`` (a scheme file's: any count), the count most files have (or
+``num_points``). A file with another count is a bad file: an error naming it, or with
+``skip_bad`` skipped and counted like a missing image. Files of a built-in count read with a
+scheme of another count are mapped by the registry through its ``[from.<count>]``.
 
 Splits, deterministic by the sorted relative path of the .pts files (i = position in that order,
 counting files skipped as bad, so skipping one does not move the others):
@@ -25,6 +26,8 @@ import re
 from collections import Counter
 from pathlib import Path
 from typing import List, Optional
+
+from awing_ext.schemes import LandmarkScheme
 
 from .base import LandmarkDataset, Record, select_split
 from .io import IMAGE_EXTENSIONS, DataError, read_pts
@@ -76,7 +79,8 @@ class FolderDataset(LandmarkDataset):
     name = "folder"
     splits = ("all", "train", "test", "val", "train-val")
 
-    def __init__(self, root, split: str = "all", num_points: Optional[int] = None, **kwargs):
+    def __init__(self, root, split: str = "all", num_points: Optional[int] = None,
+                 scheme: Optional[LandmarkScheme] = None, **kwargs):
         super().__init__(split, **kwargs)
         root = Path(root)
         if not root.is_dir():
@@ -87,10 +91,13 @@ class FolderDataset(LandmarkDataset):
         if records:
             counts = Counter(len(r.landmarks) for r in records)
             first = len(records[0].landmarks)  # ties go to the first file's count
-            k = num_points or max(SCHEME_POINTS, key=lambda n: (counts[n], n == first))
+            candidates = SCHEME_POINTS if scheme is None else (scheme.num_points,) + SCHEME_POINTS
+            k = num_points or max(candidates, key=lambda n: (counts[n], n == first))
             if counts[k] == 0:
                 have = ", ".join(f"{n} ({c} files)" for n, c in sorted(counts.items()))
-                wanted = f"{k} points (num_points)" if num_points else "68, 98 or 29 points (the supported schemes)"
+                wanted = (f"{k} points (num_points)" if num_points else
+                          "68, 98 or 29 points (the supported schemes)" if scheme is None else
+                          f"{scheme.num_points} points (scheme {scheme.name!r}), or 68, 98 or 29")
                 raise DataError(f"folder dataset: no file under {root} has {wanted}; the files have {have}", file=root)
             kept = []
             for r in records:
@@ -100,7 +107,8 @@ class FolderDataset(LandmarkDataset):
                     self._bad(DataError(f"folder dataset: {r.key} has {len(r.landmarks)} points, the folder's "
                                         f"scheme has {k}", file=r.key))
             records = kept
-            self.num_points, self.scheme = k, str(k)
+            self.num_points = k
+            self.scheme = scheme if scheme is not None and k == scheme.num_points else str(k)
         if split == "test":
             records = [r for r in records if r.order % 10 == 9]
         elif split != "all":

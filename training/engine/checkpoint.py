@@ -11,6 +11,10 @@ written (flipped bytes inside the weights load without any error from torch.load
 with an error naming it. Checkpoints written before the digest existed (no ``"digest"`` entry)
 still load, unchecked. load_model refuses weights that hold NaN or inf, so no command evaluates,
 exports or predicts with them.
+
+The landmark scheme: train and convert store the model's whole scheme (``"scheme"``, a scheme
+file's table: awing_ext/scheme_file.py), so a checkpoint alone predicts and evaluates;
+checkpoint_scheme reads it (a checkpoint from before: the built-in scheme of its point count).
 """
 import contextlib
 import hashlib
@@ -20,14 +24,17 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterator, Tuple, Union
+from typing import Iterator, Optional, Tuple, Union
 
 import torch
+
+from awing_ext.scheme_file import SchemeError, parse_scheme
+from awing_ext.schemes import LandmarkScheme, get_scheme
 
 from ..models import config_from_dict, create_model
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_model", "tensor_digest", "check_finite_weights",
-           "fit_state_dict", "describe_load_error", "DIGEST_KEY"]
+           "fit_state_dict", "describe_load_error", "checkpoint_scheme", "DIGEST_KEY"]
 
 PathLike = Union[str, Path]
 DIGEST_KEY = "digest"
@@ -169,3 +176,28 @@ def load_model(checkpoint: dict, device: torch.device, source: str = "checkpoint
     model = create_model(config_from_dict(checkpoint["model_config"]))   # no "model" entry: a FAN
     fit_state_dict(model, checkpoint["model"], source)
     return model.to(device).eval()
+
+
+def checkpoint_scheme(checkpoint: dict, source: str = "checkpoint", required: bool = True) -> Optional[LandmarkScheme]:
+    """The landmark scheme of a checkpoint's model (module docstring): the stored one, or for a
+    checkpoint that stores none the built-in scheme with the model's number of points (None
+    instead when not `required`). ValueError naming `source` for a stored scheme that is not
+    valid or does not fit the model."""
+    points = int((checkpoint.get("model_config") or {}).get("num_landmarks", 68))
+    stored = checkpoint.get("scheme")
+    if stored is None:
+        if not required:
+            return None
+        try:
+            return get_scheme(points)
+        except ValueError:
+            raise ValueError(f"{source}: the model predicts {points} points and the checkpoint names no landmark "
+                             f"scheme (68, 98 and 29 are the built-in ones)") from None
+    try:
+        scheme = parse_scheme(stored, f"{source} (its stored scheme)")
+    except SchemeError as exc:
+        raise ValueError(str(exc)) from None
+    if scheme.num_points != points:
+        raise ValueError(f"{source}: its stored scheme {scheme.name!r} has {scheme.num_points} points, the model "
+                         f"predicts {points}")
+    return scheme

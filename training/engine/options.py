@@ -6,7 +6,7 @@ import sys
 
 from .cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
 from .config import RUN_ONLY, OptionTable, RaisingParser, config_path_in, config_to_argv, load_config
-from ..data.registry import DATASETS
+from ..data.registry import ANNOTATION_OPTIONS, DATASETS
 from .criterion import INTEGRAL_LOSSES, LOSSES
 from .loss_options import LOSS_FAMILY
 from .loss_ranges import check_loss_ranges, float32_scale
@@ -19,7 +19,7 @@ DESCRIPTION = ("Train a face-alignment model (FAN, HRNet, U-Net, DLA or a timm b
 # options a resumed run may give with another value than its checkpoint's (the others would make
 # the checkpoint's optimiser, schedule, data or model disagree with config.json)
 RESUMABLE = ("epochs", "max_steps", "workers", "log_every", "checkpoint_every", "no_progress", "device", "data_root",
-             "compile", "channels_last")
+             "compile", "channels_last", "annotations", "val_annotations", "test_annotations")
 PER_INVOCATION = ("max_steps",)   # not inherited from the checkpoint when not given again
 
 
@@ -62,7 +62,17 @@ def add_data_options(p) -> None:
     """--dataset ... and the augmentation group."""
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="synthetic", choices=DATASETS, help="training data")
-    g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README)")
+    g.add_argument("--data-root", default=None, help="dataset folder (real datasets; see README); coco: the folder "
+                                                     "the annotations' image file_names are relative to")
+    g.add_argument("--scheme", default=None, metavar="FILE|NAME",
+                   help="the landmark scheme: a scheme file (.toml: point names, flip pairs, normaliser, curves, "
+                        "[from.X] mappings; docs/datasets.md) or 68, 98, 29; default: the dataset's (coco: the "
+                        "category's keypoint names). Another count than the data's reads it through [from.X]")
+    g.add_argument("--annotations", default=None, metavar="FILE",
+                   help="coco: the COCO keypoints file of the training images (without the two below, its faces "
+                        "are split as a folder's: every tenth image is the test split)")
+    g.add_argument("--val-annotations", default=None, metavar="FILE", help="coco: the validation split's file")
+    g.add_argument("--test-annotations", default=None, metavar="FILE", help="coco: the test split's file")
     g.add_argument("--limit", type=int_at_least(1), default=None, help="real datasets: use the first N images of each split")
     g.add_argument("--skip-bad", action=argparse.BooleanOptionalAction, default=False,
                    help="skip (and log, count) corrupt or missing images and malformed annotations instead of stopping")
@@ -269,6 +279,12 @@ def lr_milestones(args: argparse.Namespace) -> list:
     if args.lr_milestones is not None:
         return list(args.lr_milestones)
     return sorted({max(1, int(args.epochs * 0.75)), max(1, int(args.epochs * 0.9))})
+
+
+def annotation_files(args: argparse.Namespace) -> dict:
+    """--annotations, --val-annotations, --test-annotations (coco) as build_dataset's options
+    (an older run's options have none)."""
+    return {k: getattr(args, k, None) for k in ANNOTATION_OPTIONS}
 
 
 def augment_config(args: argparse.Namespace) -> AugmentConfig:

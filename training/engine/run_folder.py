@@ -36,7 +36,8 @@ __all__ = ["RunFolderError", "RunLock", "RUN_FILES", "holds_a_run", "remove_run_
 
 LOCK_NAME = ".lock"
 # what a training run writes into its folder (and evaluate's default outputs there)
-RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "results.json", "ced.png", "predictions.png")
+RUN_FILES = ("config.json", "scheme.toml", "last.pt", "best.pt", "metrics.jsonl", "results.json", "ced.png",
+             "predictions.png")
 RUN_PATTERNS = ("results_*.json", "ced_*.png", "predictions_*.png")
 RUN_DIRS = ("tensorboard",)
 _MARKERS = ("config.json", "last.pt", "best.pt", "metrics.jsonl")

@@ -20,23 +20,24 @@ import torch
 from tqdm import tqdm
 
 import awing_ext
-from awing_ext.schemes import get_scheme
+from awing_ext.scheme_file import scheme_to_dict, scheme_to_toml
+from awing_ext.schemes import LandmarkScheme
 
 from .criterion import build_criterion
 from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
-from .checkpoint import check_finite_weights, fit_state_dict, load_checkpoint, load_model, save_checkpoint
+from .checkpoint import (check_finite_weights, checkpoint_scheme, fit_state_dict, load_checkpoint, load_model,
+                         save_checkpoint)
 from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset
 from .distributed import all_reduce_sum, init_distributed
-from ..eval import metrics
-from ..eval.protocol import evaluate_split, run_evaluation, train_crop_landmarks
+from ..eval.protocol import evaluate_split, image_nmes, run_evaluation, train_crop_landmarks
 from ..models.registry import ModelConfig, config_from_dict, create_model, model_config
 from ..models.inputs import model_input
 from ..models.output_prior import init_output_prior
 from .run_folder import default_run_folder, trim_metrics_log
 from .run_log import RunLog
 from .runtime import worker_init
-from .options import augment_config, lr_milestones
+from .options import annotation_files, augment_config, lr_milestones
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 AMP_NAMES = {dtype: name for name, dtype in AMP_DTYPES.items() if dtype is not None}
@@ -100,31 +101,53 @@ def architecture(args: argparse.Namespace, state: Optional[dict], init: Optional
                         pretrained=args.pretrained_backbone)
 
 
-def build_datasets(args: argparse.Namespace, input_size: int) -> tuple:
-    """(train, val, test sets, landmark scheme); only the training set augments."""
+def build_datasets(args: argparse.Namespace, input_size: int, scheme: Optional[LandmarkScheme] = None) -> tuple:
+    """(train, val, test sets, landmark scheme); only the training set augments. `scheme`: a
+    resumed run's (its checkpoint's), else --scheme's (None: the dataset's own); the val and
+    test sets take the training set's."""
     augment = None if args.no_augment else augment_config(args)
     common = dict(input_size=input_size, seed=args.seed, data_root=args.data_root, limit=args.limit,
-                  skip_bad=args.skip_bad, crop=args.crop)
+                  skip_bad=args.skip_bad, crop=args.crop, **annotation_files(args))
     train_split = args.train_split or ("train" if args.dataset == "synthetic" else "train-val")
-    train_set, scheme = build_dataset(args.dataset, train_split, num_samples=args.train_samples,
-                                      augment=augment, **common)
-    val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, **common)
-    test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, **common)
+    train_set, scheme = build_dataset(args.dataset, train_split, num_samples=args.train_samples, augment=augment,
+                                      scheme=scheme if scheme is not None else args.scheme, **common)
+    val_set, _ = build_dataset(args.dataset, "val", num_samples=args.val_samples, scheme=scheme, **common)
+    test_set, _ = build_dataset(args.dataset, "test", num_samples=args.test_samples, scheme=scheme, **common)
     return train_set, val_set, test_set, scheme
 
 
-def build_network(args, base: ModelConfig, points: int, init: Optional[dict], state: Optional[dict], source: str,
-                  device, dist) -> tuple:
+def scheme_notes(args: argparse.Namespace, train_set, scheme: LandmarkScheme, boundary: bool) -> list:
+    """What a run says about its data and scheme in one line each: how the loader read the data
+    (coco: the scheme from the category's names), no flip augmentation, no boundary channel."""
+    base = getattr(train_set, "base", train_set)
+    notes = list(getattr(base, "notes", []))
+    if scheme.flip is None and args.flip > 0 and not args.no_augment:
+        notes.append(f"scheme {scheme.name!r} declares no flip pairs: no horizontal flip augmentation (--flip "
+                     f"{args.flip:g} not used)")
+    if not scheme.curves and not args.no_boundary and not boundary:
+        notes.append(f"scheme {scheme.name!r} has no [curves]: the model has no boundary heatmap channel")
+    return notes
+
+
+def build_network(args, base: ModelConfig, scheme: LandmarkScheme, init: Optional[dict], state: Optional[dict],
+                  source: str, device, dist) -> tuple:
     """(model, net): the module (state, evaluation) and what training calls (DDP- and compile-wrapped).
+    A fresh model has the scheme's points and a boundary channel only when the scheme has curves;
     --pretrained-backbone fetches ImageNet weights for a fresh run only (a checkpoint holds its own);
     a fresh --loss focal run starts its heatmap outputs at CornerNet's prior bias."""
+    points = scheme.num_points
     if init is not None and base.num_landmarks != points:
         raise InitCheckpointError(f"--init {args.init}: the model predicts {base.num_landmarks} landmarks but "
                                   f"the {args.dataset} data has {points}")
     if state is not None and base.num_landmarks != points:
         raise ValueError(f"--resume {source}: the model predicts {base.num_landmarks} landmarks but the "
                          f"{args.dataset} data has {points}")
+    if init is not None and base.boundary and not scheme.curves:
+        raise InitCheckpointError(f"--init {args.init}: the model has a boundary heatmap channel but the scheme "
+                                  f"{scheme.name!r} has no [curves] to draw its target")
     fresh = init is None and state is None
+    if fresh:
+        base = replace(base, boundary=base.boundary and bool(scheme.curves))
     model = create_model(replace(base, num_landmarks=points), pretrained=args.pretrained_backbone and fresh)
     if fresh and args.loss == "focal":   # heatmaps are logits: start at CornerNet's prior (models/output_prior.py)
         init_output_prior(model)
@@ -171,12 +194,15 @@ class Trainer:
         init = None if state is not None else initial_weights(args)
         base = architecture(args, state, init)
         self.input_size = base.input_size
-        self.train_set, self.val_set, self.test_set, self.scheme = build_datasets(args, self.input_size)
-        self.model, self.net = build_network(args, base, get_scheme(self.scheme).num_points, init, state, source,
-                                             self.device, self.dist)
+        stored = checkpoint_scheme(state, f"--resume {source}", required=False) if state is not None else None
+        self.train_set, self.val_set, self.test_set, self.scheme = build_datasets(args, self.input_size, stored)
+        self.model, self.net = build_network(args, base, self.scheme, init, state, source, self.device, self.dist)
+        if self.dist.is_main:
+            for note in scheme_notes(args, self.train_set, self.scheme, self.model.config.boundary):
+                print(f"awing: {note}", file=sys.stderr)
         self.codec = replace(HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma),
                              logits=args.loss == "focal")
-        self.criterion = build_criterion(args, get_scheme(self.scheme).num_points)
+        self.criterion = build_criterion(args, self.scheme.num_points)
         self.loss_watch = LossWatch(args, self.out, AMP_NAMES.get(self.amp_dtype))
         self.optimizer, self.scheduler, self.scaler = build_optimizer(args, self.model, self.device, self.amp_dtype)
         self.progress = Progress()
@@ -243,6 +269,8 @@ class Trainer:
         if self.dist.is_main:
             (self.out / "config.json").write_text(json.dumps({**vars(self.args), "world_size": self.dist.world_size,
                                                               "threads": torch.get_num_threads()}, indent=2))
+            (self.out / "scheme.toml").write_text(scheme_to_toml(self.scheme, "The landmark scheme of this run "
+                                                                 "(its checkpoints hold it too)."), encoding="utf-8")
         return self.log
 
     def end_epoch(self, log: RunLog) -> None:
@@ -285,7 +313,7 @@ class Trainer:
         shard = torch.utils.data.Subset(self.val_set, range(self.dist.rank, len(self.val_set), self.dist.world_size))
         result = run_evaluation(self.model, self.loader(shard, batch_size=self.args.batch_size), self.device,
                                 self.codec, self.args.channels_last, keep_images=0)
-        nmes = metrics.nme(result["pred"], result["gt"])
+        nmes = image_nmes(result["pred"], result, self.scheme)
         total = all_reduce_sum(torch.tensor([nmes.sum(), len(nmes)], dtype=torch.float64, device=self.device),
                                self.dist)
         return float(total[0] / total[1])
@@ -320,7 +348,8 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 **asdict(self.progress), "rng": rng, "config": vars(self.args),
-                "model_config": dict(vars(self.model.config)), "awing_version": awing_ext.__version__,
+                "model_config": dict(vars(self.model.config)), "scheme": scheme_to_dict(self.scheme),
+                "awing_version": awing_ext.__version__,
                 "world_size": self.dist.world_size, "log_records": self.log.records if self.log else 0}
 
     def restore(self, state: dict, source: str = "checkpoint") -> None:
@@ -355,11 +384,13 @@ def final_test(trainer: Trainer) -> dict:
              if best.exists() else trainer.model)
     baseline = train_crop_landmarks(args.dataset, trainer.input_size, seed=args.seed, data_root=args.data_root,
                                     samples=args.train_samples, limit=args.limit, skip_bad=args.skip_bad,
-                                    crop=args.crop, workers=args.workers)
+                                    crop=args.crop, workers=args.workers, scheme=trainer.scheme,
+                                    **annotation_files(args))
     return evaluate_split(model, trainer.codec, trainer.test_set, baseline, device=trainer.device, out=trainer.out,
                           suffix="", title=f"CED on the {args.dataset} test split", batch_size=args.batch_size,
                           workers=args.workers, channels_last=args.channels_last,
-                          extra={"split": "test", "best_val_nme": _finite_or_none(trainer.progress.best_nme)})
+                          extra={"split": "test", "best_val_nme": _finite_or_none(trainer.progress.best_nme)},
+                          scheme=trainer.scheme)
 
 
 def _finite_or_none(value: float):

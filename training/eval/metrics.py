@@ -61,7 +61,7 @@ __all__ = [
 # the single source of the pairs.
 NORMALISERS: Dict[str, Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]]] = {
     # COFW's is the pupils, i.e. inter-pupil (the COFW paper's convention)
-    "inter_ocular": {int(k): ((n.pair[0],), (n.pair[1],)) for k, n in NORMALISER_OF.items()},
+    "inter_ocular": {int(k): n.groups for k, n in NORMALISER_OF.items()},
     "inter_pupil": {int(k): n.pupils for k, n in NORMALISER_OF.items()},
 }
 
@@ -122,8 +122,9 @@ def _pair_distance(gt: np.ndarray, left: Sequence[int], right: Sequence[int]) ->
 def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.ndarray:
     """Per-image normalising lengths (N,) for ground truth ``gt`` (N, K, 2) or (K, 2).
 
-    ``normaliser``: a name from :data:`NORMALISERS` ("inter_ocular", "inter_pupil") or a pair
-    ``(a, b)`` of point indices / index sequences (distance between their centroids).
+    ``normaliser``: a name from :data:`NORMALISERS` ("inter_ocular", "inter_pupil"), a pair
+    ``(a, b)`` of point indices / index sequences (distance between their centroids), or a numpy
+    array (N,) of the lengths themselves (a scheme's "bbox" normaliser: normalisers.py).
 
     Raises ValueError for an unknown name, a point count the named normaliser is not defined
     for, indices out of range, and for any image whose normaliser is zero or not finite
@@ -143,6 +144,9 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
                              f"use a pair of point indices")
         values = _pair_distance(gt, *table[k])
         label = repr(normaliser)
+    elif isinstance(normaliser, np.ndarray) and normaliser.shape == (n,):
+        values = normaliser.astype(np.float64)
+        label = "length"
     elif isinstance(normaliser, tuple) and len(normaliser) == 2:
         left = _index_group(normaliser[0], "normaliser[0]")
         right = _index_group(normaliser[1], "normaliser[1]")
@@ -152,8 +156,8 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
         values = _pair_distance(gt, left, right)
         label = f"points {normaliser!r}"
     else:
-        raise ValueError(f"normaliser must be a name ({', '.join(sorted(NORMALISERS))}) or a pair of point "
-                         f"indices, got {normaliser!r}")
+        raise ValueError(f"normaliser must be a name ({', '.join(sorted(NORMALISERS))}), a pair of point "
+                         f"indices or an array of N = {n} lengths, got {normaliser!r}")
     bad = ~(values > 0) | ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -375,13 +379,26 @@ class MeanShapeBaseline:
     def __init__(self) -> None:
         self.mean_shape_: Optional[np.ndarray] = None
 
-    def fit(self, landmarks) -> "MeanShapeBaseline":
-        """Store the per-point mean of ``landmarks`` (N, K, 2), N >= 1. Returns self."""
+    def fit(self, landmarks, visible=None) -> "MeanShapeBaseline":
+        """Store the per-point mean of ``landmarks`` (N, K, 2), N >= 1. Returns self.
+
+        ``visible`` (N, K): only these points count (the others may be NaN: not annotated); a
+        point annotated in no image takes the mean of the others' means."""
         arr = _to_numpy(landmarks, "landmarks")
         if arr.ndim != 3 or arr.shape[-1] != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
             raise ValueError(f"landmarks must have shape (N, K, 2) with N, K >= 1, got {tuple(arr.shape)}")
-        _check_finite_per_image(arr, "landmarks")
-        self.mean_shape_ = arr.mean(axis=0)
+        vis = None if visible is None else _to_numpy(visible, "visible").reshape(arr.shape[:2]) > 0
+        if vis is None or vis.all():
+            _check_finite_per_image(arr, "landmarks")
+            self.mean_shape_ = arr.mean(axis=0)
+            return self
+        _check_finite_per_image(np.where(vis[..., None], arr, 0.0), "landmarks")
+        counts = vis.sum(axis=0)
+        if not counts.any():
+            raise ValueError("landmarks: no point is annotated in any image")
+        mean = np.where(vis[..., None], arr, 0.0).sum(axis=0) / np.maximum(counts, 1)[:, None]
+        mean[counts == 0] = mean[counts > 0].mean(axis=0)
+        self.mean_shape_ = mean
         return self
 
     def predict(self, n: int) -> np.ndarray:

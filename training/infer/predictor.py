@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from awing_ext.schemes import get_scheme
+from awing_ext.schemes import LandmarkScheme, get_scheme
 
 from ..data.codec import HeatmapCodec, low_confidence
 from ..data.io import load_image_rgb, to_rgb_uint8
@@ -85,13 +85,18 @@ def as_rgb_image(image: ImageLike) -> np.ndarray:
     return to_rgb_uint8(array, bgr=False)
 
 
-def flip_permutation_of(num_landmarks: int) -> Tuple[int, ...]:
-    """The left/right permutation of the model's landmark scheme (68, 98 or 29 points)."""
+def flip_permutation_of(scheme: Union[int, str, LandmarkScheme]) -> Tuple[int, ...]:
+    """The left/right permutation of the model's landmark scheme (a LandmarkScheme, or a built-in
+    one's name or number of points: 68, 98, 29)."""
     try:
-        return get_scheme(num_landmarks).flip
+        found = get_scheme(scheme)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"the flip test needs a landmark scheme with a left/right permutation; a model with "
-                         f"{num_landmarks} points has none ({exc})") from None
+                         f"{scheme} points has none ({exc})") from None
+    if found.flip is None:
+        raise ValueError(f"the flip test needs a landmark scheme with a left/right permutation; the scheme "
+                         f"{found.name!r} declares no flip pairs")
+    return found.flip
 
 
 # ---------------------------------------------------------------------------------------- the model
@@ -140,11 +145,14 @@ class Predictor:
             window; from_checkpoint reads it from the checkpoint's training options).
         heatmap_logits: the model outputs logits (trained with --loss focal): decode their sigmoid
             (from_checkpoint reads this from the checkpoint's training options).
+        scheme: the model's landmark scheme (its point names, its flip for the flip test; default:
+            the built-in scheme of the model's point count; from_checkpoint reads the stored one).
     """
 
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
-                 heatmap_sigma: float = 1.0, heatmap_logits: bool = False):
+                 heatmap_sigma: float = 1.0, heatmap_logits: bool = False,
+                 scheme: Optional[Union[str, LandmarkScheme]] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
@@ -157,19 +165,39 @@ class Predictor:
         self.batch_size = batch_size
         self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, heatmap_sigma, boundary_scheme=None,
                                   decode_method=decode_method, logits=heatmap_logits)
-        self.flip_permutation = flip_permutation_of(self.config.num_landmarks) if flip_test else None
+        self.scheme = self._scheme(scheme)
+        self.flip_permutation = flip_permutation_of(self.scheme or self.config.num_landmarks) if flip_test else None
+
+    def _scheme(self, scheme) -> Optional[LandmarkScheme]:
+        k = self.config.num_landmarks
+        if scheme is None:
+            try:
+                return get_scheme(k)
+            except ValueError:
+                return None   # a model of a custom count made in code: its points go unnamed
+        scheme = get_scheme(scheme)
+        if scheme.num_points != k:
+            raise ValueError(f"the scheme {scheme.name!r} has {scheme.num_points} points, the model predicts {k}")
+        return scheme
+
+    @property
+    def point_names(self) -> Tuple[str, ...]:
+        """The names of the predicted points, in order (point_<i> when the scheme is unknown)."""
+        return self.scheme.point_names if self.scheme is not None else tuple(
+            f"point_{i}" for i in range(self.num_landmarks))
 
     @classmethod
     def from_checkpoint(cls, path, device: Union[str, torch.device] = "auto", **kwargs) -> "Predictor":
         """Loads a checkpoint written by training.train (or training.convert) once (its digest
         verified; weights with NaN or inf refused: training.engine.checkpoint)."""
-        from ..engine.checkpoint import load_checkpoint, load_model
+        from ..engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
         device = resolve_device(device) if isinstance(device, str) else device
         checkpoint = load_checkpoint(path, map_location=device)
         model = load_model(checkpoint, device, str(path))
         recorded = checkpoint.get("config") or {}
         kwargs.setdefault("heatmap_logits", recorded.get("loss") == "focal")
         kwargs.setdefault("heatmap_sigma", recorded.get("sigma", 1.0))
+        kwargs.setdefault("scheme", checkpoint_scheme(checkpoint, str(path)))
         return cls(model, device, **kwargs)
 
     @property

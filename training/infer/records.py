@@ -1,5 +1,5 @@
 """The faces of an image (the given box or the detector's) and their JSON records: box, crop,
-landmarks and scores from one Predictor call for all of them."""
+landmarks and scores from one Predictor call for all of them; scheme_fields names the points."""
 from __future__ import annotations
 
 from typing import List, Optional, Sequence
@@ -9,7 +9,7 @@ import numpy as np
 from .face_detector import Face
 from .predictor import Predictor, box_to_crop
 
-__all__ = ["FaceFinder", "face_records", "check_box", "BOX_SCALE_MAX"]
+__all__ = ["FaceFinder", "face_records", "scheme_fields", "check_box", "BOX_SCALE_MAX"]
 
 BOX_SCALE_MAX = 10   # a --box wider or taller than this many times its image is a typo, not a face
 
@@ -54,3 +54,10 @@ def face_records(predictor: Predictor, images: Sequence[np.ndarray], faces: Sequ
                            "landmarks": np.round(points, 3).tolist(), "scores": np.round(scores, 5).tolist(),
                            "low_confidence": [bool(f) for f in flags]})
     return records
+
+
+def scheme_fields(predictor: Predictor) -> dict:
+    """{"scheme": its name, "points": the point names in order}: what each "landmarks" list means,
+    for the JSON object of an image or frame."""
+    return {"scheme": predictor.scheme.name if predictor.scheme is not None else None,
+            "points": list(predictor.point_names)}

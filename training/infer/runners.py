@@ -13,7 +13,7 @@ from ..data.io import IMAGE_EXTENSIONS, DataError
 from ..engine.cli import strict_json
 from .overlays import draw_overlay, write_image
 from .predictor import Predictor, as_rgb_image
-from .records import FaceFinder, face_records
+from .records import FaceFinder, face_records, scheme_fields
 from .video import VIDEO_EXTENSIONS, VIDEO_OUT_EXTENSIONS, is_video
 
 __all__ = ["NoFace", "find_checkpoint", "check_out", "run_image", "run_folder"]
@@ -77,7 +77,8 @@ def run_image(args, predictor: Predictor, find: FaceFinder) -> int:
     if args.out:
         write_image(Path(args.out), draw_overlay(image, records))
         print(f"overlay written: {args.out}", file=sys.stderr)
-    print(strict_json({"image": str(args.input), "checkpoint": str(args.checkpoint), "faces": records}))
+    print(strict_json({"image": str(args.input), "checkpoint": str(args.checkpoint), "faces": records,
+                       **scheme_fields(predictor)}))
     return 0
 
 
@@ -109,7 +110,7 @@ def run_folder(args, predictor: Predictor, find: FaceFinder) -> int:
                 print(strict_json({"image": str(path), "error": errors[path]}))
                 continue
             found += bool(records[i])
-            print(strict_json({"image": str(path), "faces": records[i]}))
+            print(strict_json({"image": str(path), "faces": records[i], **scheme_fields(predictor)}))
             if args.out:
                 write_image(Path(args.out) / overlay_names[path], draw_overlay(images[i], records[i]))
     print(f"{len(paths)} images: {found} with a face, {len(paths) - found - unreadable} without, "

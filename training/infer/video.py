@@ -13,7 +13,7 @@ import numpy as np
 from ..engine.cli import strict_json
 from .overlays import draw_overlay
 from .predictor import Predictor
-from .records import FaceFinder, face_records
+from .records import FaceFinder, face_records, scheme_fields
 from .tracking import Tracker
 
 __all__ = ["VIDEO_EXTENSIONS", "VIDEO_FOURCC", "VIDEO_OUT_EXTENSIONS", "is_video", "read_frames", "run_video",
@@ -51,6 +51,7 @@ def run_video(args, predictor: Predictor, find: FaceFinder) -> int:
     fps = capture.get(cv2.CAP_PROP_FPS)
     fps = fps if math.isfinite(fps) and fps > 0 else 25.0
     tracker = Tracker(fps, args.smooth, args.smooth_cutoff, args.smooth_beta)
+    named = scheme_fields(predictor)
     writer, frame_index, with_face = None, 0, 0
     try:
         for frames in read_frames(capture, args.batch_size):
@@ -59,7 +60,7 @@ def run_video(args, predictor: Predictor, find: FaceFinder) -> int:
                 tracker.update(frame_index, faces)
                 with_face += bool(faces)
                 print(strict_json({"video": str(path), "frame": frame_index, "time": round(frame_index / fps, 4),
-                                   "faces": faces}))
+                                   "faces": faces, **named}))
                 if args.out:
                     writer = writer or open_video_writer(Path(args.out), fps, image.shape[1], image.shape[0])
                     writer.write(cv2.cvtColor(draw_overlay(image, faces), cv2.COLOR_RGB2BGR))

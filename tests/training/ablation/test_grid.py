@@ -161,3 +161,23 @@ def test_missing_file_and_corrupt_toml(tmp_path):
     path = _grid_file(tmp_path, "[variants.a\nsigma = 2\n")
     with pytest.raises(GridError, match=r"grid.toml: not valid TOML"):
         load_grid(path)
+
+
+def test_a_grid_on_a_coco_set_with_a_scheme_file(tmp_path):
+    """Grids take the dataset options train takes: a COCO set of one's own points."""
+    grid = load_grid(_grid_file(tmp_path, """
+        [base.data]
+        dataset = "coco"
+        data-root = "photos"
+        annotations = "photos/train.json"
+        test-annotations = "photos/test.json"
+        scheme = "face5.toml"
+
+        [variants.awing]
+
+        [variants.mse]
+        loss = "mse"
+    """))
+    assert grid.variants[1].options == {"dataset": "coco", "data_root": "photos", "annotations": "photos/train.json",
+                                        "test_annotations": "photos/test.json", "scheme": "face5.toml",
+                                        "loss": "mse"}
