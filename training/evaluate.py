@@ -31,14 +31,13 @@ bad files are left out, listed on stderr and counted in the results ("skipped",
 """
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from awing_ext.schemes import LandmarkScheme
 
 from .engine.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
-from .engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
-from .data.codec import DECODE_HELP, DECODE_METHODS, HeatmapCodec
+from .engine.checkpoint import checkpoint_scheme, codec_for, load_checkpoint, load_model
+from .data.codec import DECODE_HELP, DECODE_METHODS
 from .data.registry import ANNOTATION_OPTIONS, DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
@@ -118,8 +117,7 @@ def main(argv=None) -> dict:
                                     skip_bad=skip_bad, crop=common["crop"], workers=args.workers, scheme=scheme,
                                     **files)
     out = Path(args.out or Path(args.checkpoint).parent)
-    codec = replace(HeatmapCodec.for_model(model.config, model_scheme, cfg.get("sigma", 1.0)),
-                    decode_method=args.decode, logits=cfg.get("loss") == "focal")
+    codec = codec_for(ckpt, model.config, model_scheme, args.decode, str(args.checkpoint))
     try:
         flip = flip_permutation_of(model_scheme) if args.flip_test else None
     except ValueError as exc:

@@ -201,3 +201,40 @@ def checkpoint_scheme(checkpoint: dict, source: str = "checkpoint", required: bo
         raise ValueError(f"{source}: its stored scheme {scheme.name!r} has {scheme.num_points} points, the model "
                          f"predicts {points}")
     return scheme
+
+
+# The heatmap activation a consumer applies before decoding: "identity" (the heatmaps are the
+# scores) or "sigmoid" (they are logits: a --loss focal model).
+HEATMAP_ACTIVATIONS = ("identity", "sigmoid")
+
+
+def heatmap_decoding(checkpoint: dict, source: str = "checkpoint") -> dict:
+    """{"activation", "sigma"}: what decoding a checkpoint's heatmaps needs, read in this one place.
+    A checkpoint written since 0.4 stores it ("decoding"); an older one has it worked out from its
+    training options as before (loss "focal" -> sigmoid; "sigma", default 1)."""
+    stored = checkpoint.get("decoding")
+    if stored is None:
+        config = checkpoint.get("config") or {}
+        return {"activation": "sigmoid" if config.get("loss") == "focal" else "identity",
+                "sigma": float(config.get("sigma", 1.0))}
+    activation, sigma = stored.get("activation"), stored.get("sigma")
+    if activation not in HEATMAP_ACTIVATIONS or not isinstance(sigma, (int, float)) or not sigma > 0:
+        raise ValueError(f"{source}: its decoding record {stored!r} is not valid (activation one of "
+                         f"{', '.join(HEATMAP_ACTIVATIONS)}, sigma a number > 0)")
+    return {"activation": activation, "sigma": float(sigma)}
+
+
+def decoding_record(loss: str, sigma: float) -> dict:
+    """The "decoding" entry a training run writes into its checkpoints."""
+    return {"activation": "sigmoid" if loss == "focal" else "identity", "sigma": float(sigma)}
+
+
+def codec_for(checkpoint: dict, model_config, scheme, decode_method: str = "dark", source: str = "checkpoint"):
+    """The HeatmapCodec of a checkpoint's model: its sizes and boundary channel (model_config), the
+    scheme, and its heatmap_decoding (the activation and sigma)."""
+    from dataclasses import replace
+
+    from ..data.codec import HeatmapCodec
+    facts = heatmap_decoding(checkpoint, source)
+    return replace(HeatmapCodec.for_model(model_config, scheme, facts["sigma"]), decode_method=decode_method,
+                   logits=facts["activation"] == "sigmoid")

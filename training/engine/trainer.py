@@ -25,8 +25,8 @@ from awing_ext.schemes import LandmarkScheme
 
 from .criterion import build_criterion
 from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
-from .checkpoint import (check_finite_weights, checkpoint_scheme, fit_state_dict, load_checkpoint, load_model,
-                         save_checkpoint)
+from .checkpoint import (check_finite_weights, checkpoint_scheme, decoding_record, fit_state_dict, load_checkpoint,
+                         load_model, save_checkpoint)
 from ..data.codec import HeatmapCodec
 from ..data.registry import build_dataset
 from .distributed import all_reduce_sum, init_distributed
@@ -201,7 +201,7 @@ class Trainer:
             for note in scheme_notes(args, self.train_set, self.scheme, self.model.config.boundary):
                 print(f"awing: {note}", file=sys.stderr)
         self.codec = replace(HeatmapCodec.for_model(self.model.config, self.scheme, args.sigma),
-                             logits=args.loss == "focal")
+                             logits=decoding_record(args.loss, args.sigma)["activation"] == "sigmoid")
         self.criterion = build_criterion(args, self.scheme.num_points)
         self.loss_watch = LossWatch(args, self.out, AMP_NAMES.get(self.amp_dtype))
         self.optimizer, self.scheduler, self.scaler = build_optimizer(args, self.model, self.device, self.amp_dtype)
@@ -349,6 +349,7 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 **asdict(self.progress), "rng": rng, "config": vars(self.args),
                 "model_config": dict(vars(self.model.config)), "scheme": scheme_to_dict(self.scheme),
+                "decoding": decoding_record(self.args.loss, self.args.sigma),
                 "awing_version": awing_ext.__version__,
                 "world_size": self.dist.world_size, "log_records": self.log.records if self.log else 0}
 
