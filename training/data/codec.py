@@ -37,6 +37,14 @@ DECODE_HELP = ("heatmaps -> points (docs/evaluation.md): dark (DARK: Gaussian mo
                "integral (the integral term's relu(h) expectation in a ceil(3 sigma) window)")
 
 
+def checkpoint_decoding(config: Optional[dict]) -> Tuple[bool, float]:
+    """What decoding needs from a checkpoint's training options (its "config"): whether the model
+    outputs logits (trained with --loss focal: decode their sigmoid) and the targets' sigma in
+    heatmap pixels (--sigma, default 1.0). The Predictor and export read them here."""
+    config = config or {}
+    return config.get("loss") == "focal", float(config.get("sigma", 1.0))
+
+
 def low_confidence(scores: Tensor, threshold: float = LOW_CONFIDENCE_THRESHOLD) -> Tensor:
     """(N, K) bool: the points whose heatmap peak is below `threshold` (NaN peaks included)."""
     return ~(scores >= threshold)
