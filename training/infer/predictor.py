@@ -166,6 +166,8 @@ class Predictor:
             window; from_checkpoint reads it from the checkpoint's training options).
         heatmap_logits: the model outputs logits (trained with --loss focal): decode their sigmoid
             (from_checkpoint reads this from the checkpoint's training options).
+        channels_last: run the model in the channels-last memory format (weights and inputs; often
+            faster on CPUs with oneDNN: benchmarks/bench_predict.py measures it).
         detector: what ``detect`` finds faces with: a callable image -> list of
             training.infer.face_detector.Face (default: training.detect's, the Haar passes, built
             on first use).
@@ -175,12 +177,16 @@ class Predictor:
 
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
-                 heatmap_sigma: float = 1.0, heatmap_logits: bool = False, detector: Optional[Callable] = None):
+                 heatmap_sigma: float = 1.0, heatmap_logits: bool = False, channels_last: bool = False,
+                 detector: Optional[Callable] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         if device is None:   # where the model's weights are (CPU for a model without any)
             device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.device = torch.device(device)
@@ -234,7 +240,7 @@ class Predictor:
                                  f"--with-decoding to run the flip test")
             decode_method = model.decode_method
         self = cls.__new__(cls)
-        self.model, self.device, self.backend = model, torch.device("cpu"), "onnxruntime"
+        self.model, self.device, self.backend, self.channels_last = model, torch.device("cpu"), "onnxruntime", False
         self._setup(model.config, batch_size, flip_test, decode_method or "dark", model.sigma, model.logits, detector)
         return self
 
@@ -281,7 +287,8 @@ class Predictor:
     def _crop_landmarks(self, crops_uint8: Tensor) -> Tuple[np.ndarray, np.ndarray]:
         """(N, 3, S, S) uint8 crops (CPU) -> crop landmarks (N, K, 2) and scores (N, K), float32."""
         if self.backend == "torch":
-            coords, scores = crop_landmarks(self.model, crops_uint8.to(self.device), self.codec, self.flip_permutation)
+            coords, scores = crop_landmarks(self.model, crops_uint8.to(self.device), self.codec, self.flip_permutation,
+                                            self.channels_last)
         elif self.model.decoded:
             coords, scores = self.model.landmarks(model_input(crops_uint8, self.config))
         else:
