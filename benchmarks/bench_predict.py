@@ -11,8 +11,9 @@ awing paths (``Predictor.predict_crops``: cv2.warpAffine crop, DARK decoding by 
   channels_last  the same with weights and inputs channels-last (``Predictor(channels_last=True)``);
   compile        ``torch.compile(model)`` (default mode, static shapes: compiled per batch size in the
                  untimed warm-up; the compile time is in the JSON);
-  bf16           ``torch.autocast("cpu", torch.bfloat16)`` around the model, channels-last, decoding
-                 in float32; only where the CPU has native bf16 (AVX512-BF16 or AMX; else skipped);
+  bf16           ``Predictor(autocast=torch.bfloat16, channels_last=True)``: the model under CPU
+                 autocast to bfloat16, channels-last, the decoding in float32; only where the CPU has
+                 native bf16 (AVX512-BF16 or AMX; else the row says so);
   onnx           ``python -m training.export --format onnx --with-decoding`` run by onnxruntime
                  (``Predictor.from_onnx``), DARK in the graph, onnxruntime's threads = torch's.
 face_alignment (``pip install face-alignment``; optional: without it its row says so): its own
@@ -91,18 +92,6 @@ def scene(batch: int, seed: int = 0):
     return canvas, boxes
 
 
-class Bf16(torch.nn.Module):
-    """The model under CPU autocast to bfloat16, returning float32 heatmaps."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.config = model, model.config
-
-    def forward(self, x):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return [o.float() for o in self.model(x)]
-
-
 def awing_runner(path: str, preset: str, batch: int, threads: int, workdir: Path, cache: dict):
     """(call, predictor): call() predicts the B faces of the scene."""
     torch.manual_seed(0)
@@ -120,8 +109,7 @@ def awing_runner(path: str, preset: str, batch: int, threads: int, workdir: Path
     elif path == "channels_last":
         predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True)
     elif path == "bf16":
-        predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True)
-        predictor.model = Bf16(predictor.model).eval()
+        predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True, autocast=torch.bfloat16)
     elif path == "compile":
         predictor = Predictor(model, "cpu", batch_size=batch)
         predictor.model = torch.compile(model, dynamic=False)

@@ -28,6 +28,7 @@ exactly x -> H-1-x, so no half-pixel shift is needed.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple, Union
@@ -103,14 +104,19 @@ def flip_permutation_of(num_landmarks: int) -> Tuple[int, ...]:
 @torch.no_grad()
 def crop_landmarks(model: torch.nn.Module, crops_uint8: Tensor, codec: HeatmapCodec,
                    flip_permutation: Optional[Sequence[int]] = None,
-                   channels_last: bool = False) -> Tuple[Tensor, Tensor]:
+                   channels_last: bool = False, autocast: Optional[torch.dtype] = None) -> Tuple[Tensor, Tensor]:
     """The one prediction: (N, 3, S, S) uint8 crops on the model's device -> landmarks (N, K, 2) in
     crop pixels and scores (N, K), from the last stack's heatmaps (flip-averaged when a permutation
-    is given)."""
+    is given). `autocast`: run the model (not the decoding) under torch.autocast to that dtype."""
     k = model.config.num_landmarks
-    heat = model(model_input(crops_uint8, model.config, channels_last))[-1][:, :k].float()
+
+    def heatmaps(crops: Tensor) -> Tensor:
+        with torch.autocast(crops.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext():
+            return model(model_input(crops, model.config, channels_last))[-1][:, :k].float()
+
+    heat = heatmaps(crops_uint8)
     if flip_permutation is not None:
-        mirrored = model(model_input(crops_uint8.flip(-1), model.config, channels_last))[-1][:, :k].float()
+        mirrored = heatmaps(crops_uint8.flip(-1))
         perm = torch.as_tensor(list(flip_permutation), device=heat.device)
         heat = (heat + mirrored.flip(-1)[:, perm]) * 0.5
     return codec.decode(heat, k)
@@ -166,8 +172,11 @@ class Predictor:
             window; from_checkpoint reads it from the checkpoint's training options).
         heatmap_logits: the model outputs logits (trained with --loss focal): decode their sigmoid
             (from_checkpoint reads this from the checkpoint's training options).
-        channels_last: run the model in the channels-last memory format (weights and inputs; often
-            faster on CPUs with oneDNN: benchmarks/bench_predict.py measures it).
+        channels_last: run the model in the channels-last memory format (weights and inputs; faster
+            on CPUs with oneDNN: docs/prediction.md, "Speed").
+        autocast: a dtype (torch.bfloat16) to run the model in under torch.autocast; the decoding
+            stays float32. On a CPU with native bf16 (AVX512-BF16, AMX), with channels_last, the
+            fastest CPU path measured (docs/prediction.md, "Speed"); it moves the points a little.
         detector: what ``detect`` finds faces with: a callable image -> list of
             training.infer.face_detector.Face (default: training.detect's, the Haar passes, built
             on first use).
@@ -178,13 +187,13 @@ class Predictor:
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
                  heatmap_sigma: float = 1.0, heatmap_logits: bool = False, channels_last: bool = False,
-                 detector: Optional[Callable] = None):
+                 autocast: Optional[torch.dtype] = None, detector: Optional[Callable] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
-        self.channels_last = bool(channels_last)
+        self.channels_last, self.autocast = bool(channels_last), autocast
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if device is None:   # where the model's weights are (CPU for a model without any)
@@ -240,7 +249,8 @@ class Predictor:
                                  f"--with-decoding to run the flip test")
             decode_method = model.decode_method
         self = cls.__new__(cls)
-        self.model, self.device, self.backend, self.channels_last = model, torch.device("cpu"), "onnxruntime", False
+        self.model, self.device, self.backend = model, torch.device("cpu"), "onnxruntime"
+        self.channels_last, self.autocast = False, None
         self._setup(model.config, batch_size, flip_test, decode_method or "dark", model.sigma, model.logits, detector)
         return self
 
@@ -288,7 +298,7 @@ class Predictor:
         """(N, 3, S, S) uint8 crops (CPU) -> crop landmarks (N, K, 2) and scores (N, K), float32."""
         if self.backend == "torch":
             coords, scores = crop_landmarks(self.model, crops_uint8.to(self.device), self.codec, self.flip_permutation,
-                                            self.channels_last)
+                                            self.channels_last, self.autocast)
         elif self.model.decoded:
             coords, scores = self.model.landmarks(model_input(crops_uint8, self.config))
         else:
