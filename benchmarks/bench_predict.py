@@ -9,8 +9,8 @@ its own at B = 1. Models have random weights (seed 0): the cost does not depend 
 awing paths (``Predictor.predict_crops``: cv2.warpAffine crop, DARK decoding by awing_ext):
   eager          the FAN in float32, NCHW;
   channels_last  the same with weights and inputs channels-last (``Predictor(channels_last=True)``);
-  compile        ``torch.compile(model)`` (default mode, static shapes: compiled per batch size in the
-                 untimed warm-up; the compile time is in the JSON);
+  compile        ``torch.compile(model, dynamic=True)`` (default mode; compiled once per preset, in
+                 the first, untimed call: its time is the JSON's first_call_s);
   bf16           ``Predictor(autocast=torch.bfloat16, channels_last=True)``: the model under CPU
                  autocast to bfloat16, channels-last, the decoding in float32; only where the CPU has
                  native bf16 (AVX512-BF16 or AMX; else the row says so);
@@ -26,7 +26,9 @@ paper preset (4 stacks, 256 px, width 256, depth 4: the same architecture, plus 
 and boundary channels).
 
 Presets: paper (4-stack FAN, 256 px) and small (2 stacks, width 32, 128 px); face_alignment runs
-only beside the paper preset.
+only beside the paper preset. --quick: 3 timed calls after the first (untimed) one, and the paper
+preset at B = 1 and 8 only (B = 32 of the paper FAN takes ~1 min a call on 2 cores); about 7
+minutes on a 2-core CPU.
 
     python -m benchmarks.bench_predict [--quick] [--presets paper small] [--batch-sizes 1 8 32]
         [--paths eager channels_last compile bf16 onnx] [--no-face-alignment] [--threads N]
@@ -111,8 +113,11 @@ def awing_runner(path: str, preset: str, batch: int, threads: int, workdir: Path
     elif path == "bf16":
         predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True, autocast=torch.bfloat16)
     elif path == "compile":
-        predictor = Predictor(model, "cpu", batch_size=batch)
-        predictor.model = torch.compile(model, dynamic=False)
+        key = ("compile", preset)
+        if key not in cache:   # one compilation (dynamic batch) serves every batch size
+            cache[key] = (model, torch.compile(model, dynamic=True))
+        predictor = Predictor(cache[key][0], "cpu", batch_size=batch)
+        predictor.model = cache[key][1]
     else:
         predictor = Predictor(model, "cpu", batch_size=batch)
     image, boxes = scene(batch)
@@ -167,7 +172,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--presets", nargs="+", default=None, choices=PRESETS + ("tiny",),
                    help="model presets (default: paper small)")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=None,
-                   help="faces per call (default: 1 8 32; --quick: 1 8)")
+                   help="faces per call (default: 1 8 32; --quick: 1 8 for the paper preset)")
     p.add_argument("--paths", nargs="*", default=list(PATHS), choices=PATHS,
                    help="awing paths to time (none: face_alignment's only)")
     p.add_argument("--no-face-alignment", action="store_true", help="leave face_alignment's FAN out")
@@ -176,11 +181,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.devices and args.devices != ["cpu"]:
         p.error("this benchmark times the CPU only")
     args.presets = args.presets or list(PRESETS)
-    args.batch_sizes = args.batch_sizes or ([1, 8] if args.quick else [1, 8, 32])
+    explicit_batches = args.batch_sizes is not None
+    args.batch_sizes = args.batch_sizes or [1, 8, 32]
+    args.preset_batch_sizes = {}
     if any(b < 1 for b in args.batch_sizes):
         p.error("--batch-sizes must be >= 1")
     args.repeat = args.repeat if args.repeat is not None else (3 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    if args.quick and not explicit_batches:
+        args.preset_batch_sizes = {"paper": [b for b in args.batch_sizes if b <= 8]}
     args.json = args.json or Path("benchmarks/results/predict_quick.json" if args.quick
                                   else "benchmarks/results/predict.json")
     return args
@@ -194,7 +203,7 @@ def run_all(args) -> list:
         for preset in args.presets:
             paths = list(args.paths) + ([FACE_ALIGNMENT] if preset == "paper" and not args.no_face_alignment else [])
             for path in paths:
-                for batch in args.batch_sizes:
+                for batch in args.preset_batch_sizes.get(preset, args.batch_sizes):
                     row = {"preset": preset, "path": path, "batch": batch}
                     if path == "bf16" and not bf16:
                         results.append({**row, "skipped": "this CPU has no native bf16 (AVX512-BF16 or AMX)"})
@@ -205,12 +214,15 @@ def run_all(args) -> list:
                             row["version"] = version
                         else:
                             call = awing_runner(path, preset, batch, args.threads, Path(tmp), cache)
-                    except ImportError as exc:
+                    except ImportError as exc:   # an optional package: one row says so
                         note = ("face_alignment is not installed (pip install face-alignment)" if path == FACE_ALIGNMENT
-                                else f"{path}: {exc}")
+                                else str(exc))
                         results.append({**row, "skipped": note})
                         log(f"{preset} {path}: skipped: {note}")
                         break
+                    except Exception as exc:   # noqa: BLE001 - e.g. an export that fails: the row says so
+                        results.append({**row, "skipped": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+                        continue
                     log(f"{preset} {path} B={batch} ...")
                     with contextlib.redirect_stdout(io.StringIO()):
                         try:
