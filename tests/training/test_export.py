@@ -266,3 +266,17 @@ def test_decode_needs_with_decoding(checkpoint):
     with pytest.raises(SystemExit) as exc:
         export.main(["--checkpoint", str(checkpoint), "--format", "onnx", "--decode", "quarter"])
     assert exc.value.code == 2
+
+
+@pytest.mark.slow  # the dynamo ONNX exporter takes ~15 s
+@pytest.mark.skipif(not (HAVE_ONNX and HAVE_ORT and HAVE_ONNXSCRIPT),
+                    reason="onnx, onnxscript and onnxruntime are not installed")
+def test_onnx_dynamo_with_decoding(tmp_path, focal_checkpoint):
+    out = tmp_path / "model.onnx"
+    assert export.main(["--checkpoint", str(focal_checkpoint), "--format", "onnx", "--dynamo", "--with-decoding",
+                        "--decode", "integral", "--out", str(out)]) == 0
+    _check_decoding_sidecar(out, "integral", "sigmoid", 1.5)
+    crops = _faces()
+    model, ref_points, _ = _decoded_reference(focal_checkpoint, crops, "integral", logits=True, sigma=1.5)
+    points, _ = _run_decoding(out, "onnx", model_input(crops, model.config))
+    assert np.abs(points - ref_points).max() <= 0.01
