@@ -11,9 +11,10 @@ awing paths (``Predictor.predict_crops``: cv2.warpAffine crop, DARK decoding by 
   channels_last  the same with weights and inputs channels-last (``Predictor(channels_last=True)``);
   compile        ``torch.compile(model, dynamic=True)`` (default mode; compiled once per preset, in
                  the first, untimed call: its time is the JSON's first_call_s);
-  bf16           ``Predictor(autocast=torch.bfloat16, channels_last=True)``: the model under CPU
-                 autocast to bfloat16, channels-last, the decoding in float32; only where the CPU has
+  bf16           ``Predictor(dtype=torch.bfloat16, channels_last=True)``: the model's weights and
+                 input in bfloat16, channels-last, the decoding in float32; only where the CPU has
                  native bf16 (AVX512-BF16 or AMX; else the row says so);
+  bf16_compile   the same, then ``torch.compile(model, dynamic=True)``;
   onnx           ``python -m training.export --format onnx --with-decoding`` run by onnxruntime
                  (``Predictor.from_onnx``), DARK in the graph, onnxruntime's threads = torch's.
 face_alignment (``pip install face-alignment``; optional: without it its row says so): its own
@@ -36,6 +37,7 @@ minutes on a 2-core CPU.
 import argparse
 import contextlib
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -52,7 +54,7 @@ from training.models import build_model
 
 from .common import add_common_arguments, environment, format_environment, markdown_table, time_ms, write_json
 
-PATHS = ("eager", "channels_last", "compile", "bf16", "onnx")
+PATHS = ("eager", "channels_last", "compile", "bf16", "bf16_compile", "onnx")
 PRESETS = ("paper", "small")
 FACE_ALIGNMENT = "face_alignment"
 CANVAS = (480, 640)
@@ -110,8 +112,15 @@ def awing_runner(path: str, preset: str, batch: int, threads: int, workdir: Path
         predictor = Predictor.from_onnx(cache[key][0], batch_size=batch, threads=threads)
     elif path == "channels_last":
         predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True)
-    elif path == "bf16":
-        predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True, autocast=torch.bfloat16)
+    elif path in ("bf16", "bf16_compile"):
+        key = ("bf16_compile", preset)
+        if path == "bf16_compile" and key in cache:
+            model = cache[key][0]
+        predictor = Predictor(model, "cpu", batch_size=batch, channels_last=True, dtype=torch.bfloat16)
+        if path == "bf16_compile":
+            if key not in cache:
+                cache[key] = (model, torch.compile(model, dynamic=True))
+            predictor.model = cache[key][1]
     elif path == "compile":
         key = ("compile", preset)
         if key not in cache:   # one compilation (dynamic batch) serves every batch size
@@ -205,7 +214,7 @@ def run_all(args) -> list:
             for path in paths:
                 for batch in args.preset_batch_sizes.get(preset, args.batch_sizes):
                     row = {"preset": preset, "path": path, "batch": batch}
-                    if path == "bf16" and not bf16:
+                    if path.startswith("bf16") and not bf16:
                         results.append({**row, "skipped": "this CPU has no native bf16 (AVX512-BF16 or AMX)"})
                         continue
                     try:
@@ -265,15 +274,18 @@ def main(argv=None) -> list:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.threads = torch.get_num_threads()
-    env = {**environment(), "bf16_native": bf16_supported()}
+    env = {**environment(), "bf16_native": bf16_supported(), "load_average_before": os.getloadavg()}
     print(format_environment(env) + "\n")
     results = run_all(args)
+    env["load_average_after"] = os.getloadavg()   # other work on the machine shows here (1-min, 5-min, 15-min)
     print(table(results))
     print(f"\nOne call = B faces of one image -> crops -> model -> landmarks in image pixels; median (min-max) of "
           f"{args.repeat} calls after {args.warmup} warm-up; {args.threads} threads (torch and onnxruntime); "
           f"random weights. face_alignment: eager, flip_input=False.")
     write_json(args.json, {"benchmark": "predict", "environment": env, "repeat": args.repeat, "warmup": args.warmup,
                            "threads": args.threads, "results": results})
+    print(f"load average (1, 5, 15 min) before {env['load_average_before']}, after {env['load_average_after']}: "
+          f"above 0 before the run, other processes shared the CPU")
     print(f"raw results: {args.json}")
     return results
 

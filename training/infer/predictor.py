@@ -28,7 +28,6 @@ exactly x -> H-1-x, so no half-pixel shift is needed.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple, Union
@@ -104,15 +103,15 @@ def flip_permutation_of(num_landmarks: int) -> Tuple[int, ...]:
 @torch.no_grad()
 def crop_landmarks(model: torch.nn.Module, crops_uint8: Tensor, codec: HeatmapCodec,
                    flip_permutation: Optional[Sequence[int]] = None,
-                   channels_last: bool = False, autocast: Optional[torch.dtype] = None) -> Tuple[Tensor, Tensor]:
+                   channels_last: bool = False, dtype: Optional[torch.dtype] = None) -> Tuple[Tensor, Tensor]:
     """The one prediction: (N, 3, S, S) uint8 crops on the model's device -> landmarks (N, K, 2) in
     crop pixels and scores (N, K), from the last stack's heatmaps (flip-averaged when a permutation
-    is given). `autocast`: run the model (not the decoding) under torch.autocast to that dtype."""
+    is given). `dtype`: the model's dtype (its input is cast to it); the decoding is float32."""
     k = model.config.num_landmarks
 
     def heatmaps(crops: Tensor) -> Tensor:
-        with torch.autocast(crops.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext():
-            return model(model_input(crops, model.config, channels_last))[-1][:, :k].float()
+        x = model_input(crops, model.config, channels_last)
+        return model(x if dtype is None else x.to(dtype))[-1][:, :k].float()
 
     heat = heatmaps(crops_uint8)
     if flip_permutation is not None:
@@ -174,9 +173,10 @@ class Predictor:
             (from_checkpoint reads this from the checkpoint's training options).
         channels_last: run the model in the channels-last memory format (weights and inputs; faster
             on CPUs with oneDNN: docs/prediction.md, "Speed").
-        autocast: a dtype (torch.bfloat16) to run the model in under torch.autocast; the decoding
-            stays float32. On a CPU with native bf16 (AVX512-BF16, AMX), with channels_last, the
-            fastest CPU path measured (docs/prediction.md, "Speed"); it moves the points a little.
+        dtype: the dtype to run the model in (its weights are converted in place, the input cast);
+            the decoding stays float32. torch.bfloat16 with channels_last, on a CPU with native
+            bf16 (AVX512-BF16, AMX), is the fastest CPU path measured (docs/prediction.md, "Speed");
+            it moves the points a little (measured there).
         detector: what ``detect`` finds faces with: a callable image -> list of
             training.infer.face_detector.Face (default: training.detect's, the Haar passes, built
             on first use).
@@ -187,13 +187,16 @@ class Predictor:
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
                  heatmap_sigma: float = 1.0, heatmap_logits: bool = False, channels_last: bool = False,
-                 autocast: Optional[torch.dtype] = None, detector: Optional[Callable] = None):
+                 dtype: Optional[torch.dtype] = None, detector: Optional[Callable] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
-        self.channels_last, self.autocast = bool(channels_last), autocast
+        self.channels_last = bool(channels_last)
+        self.dtype = None if dtype in (None, torch.float32) else dtype
+        if self.dtype is not None:
+            self.model.to(dtype=self.dtype)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if device is None:   # where the model's weights are (CPU for a model without any)
@@ -250,7 +253,7 @@ class Predictor:
             decode_method = model.decode_method
         self = cls.__new__(cls)
         self.model, self.device, self.backend = model, torch.device("cpu"), "onnxruntime"
-        self.channels_last, self.autocast = False, None
+        self.channels_last, self.dtype = False, None
         self._setup(model.config, batch_size, flip_test, decode_method or "dark", model.sigma, model.logits, detector)
         return self
 
@@ -298,7 +301,7 @@ class Predictor:
         """(N, 3, S, S) uint8 crops (CPU) -> crop landmarks (N, K, 2) and scores (N, K), float32."""
         if self.backend == "torch":
             coords, scores = crop_landmarks(self.model, crops_uint8.to(self.device), self.codec, self.flip_permutation,
-                                            self.channels_last, self.autocast)
+                                            self.channels_last, self.dtype)
         elif self.model.decoded:
             coords, scores = self.model.landmarks(model_input(crops_uint8, self.config))
         else:
