@@ -26,6 +26,11 @@ its crop (``utils.crop``), /255, the network in batches of ``max_batch_size`` = 
 paper preset (4 stacks, 256 px, width 256, depth 4: the same architecture, plus awing's CoordConv
 and boundary channels).
 
+Each path of each preset runs in a fresh Python process (--in-process: all in this one), so
+what one path leaves behind (torch.compile's worker processes, thread pools, caches) cannot slow
+the next one: in one shared process, onnxruntime's B = 1 call took 650 ms in two runs of three
+after the torch.compile paths, against 185-205 ms in a process of its own.
+
 Presets: paper (4-stack FAN, 256 px) and small (2 stacks, width 32, 128 px); face_alignment runs
 only beside the paper preset. --quick: 3 timed calls after the first (untimed) one, and the paper
 preset at B = 1 and 8 only (B = 32 of the paper FAN takes ~1 min a call on 2 cores); about 7
@@ -37,8 +42,10 @@ minutes on a 2-core CPU.
 import argparse
 import contextlib
 import io
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -186,6 +193,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="awing paths to time (none: face_alignment's only)")
     p.add_argument("--no-face-alignment", action="store_true", help="leave face_alignment's FAN out")
     p.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads (default: torch's)")
+    p.add_argument("--in-process", action="store_true",
+                   help="run every path in this process (default: each path of each preset in a fresh process)")
+    p.add_argument("--worker", nargs=2, metavar=("PRESET", "PATH"), default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.devices and args.devices != ["cpu"]:
         p.error("this benchmark times the CPU only")
@@ -204,43 +214,63 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def run_path(preset: str, path: str, batches, args, workdir: Path) -> list:
+    """The rows of one path of one preset, one per batch size (in this process)."""
+    rows, cache = [], {}
+    for batch in batches:
+        row = {"preset": preset, "path": path, "batch": batch}
+        if path.startswith("bf16") and not bf16_supported():
+            rows.append({**row, "skipped": "this CPU has no native bf16 (AVX512-BF16 or AMX)"})
+            continue
+        try:
+            if path == FACE_ALIGNMENT:
+                call, version = face_alignment_runner(batch)
+                row["version"] = version
+            else:
+                call = awing_runner(path, preset, batch, args.threads, workdir, cache)
+        except ImportError as exc:   # an optional package: one row says so
+            note = ("face_alignment is not installed (pip install face-alignment)" if path == FACE_ALIGNMENT
+                    else str(exc))
+            log(f"{preset} {path}: skipped: {note}")
+            return rows + [{**row, "skipped": note}]
+        except Exception as exc:   # noqa: BLE001 - e.g. an export that fails: the row says so
+            rows.append({**row, "skipped": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+            continue
+        log(f"{preset} {path} B={batch} ...")
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                row.update(measure(call, batch, args.repeat, args.warmup))
+            except Exception as exc:   # noqa: BLE001 - a failing path is a row that says so
+                row["skipped"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if path == "onnx" and ("onnx", preset) in cache:
+            row["export_s"] = cache[("onnx", preset)][1]
+        rows.append(row)
+    return rows
+
+
+def run_isolated(preset: str, path: str, batches, args, workdir: Path) -> list:
+    """run_path in a fresh Python process: what one path leaves behind (torch.compile's worker
+    processes, thread pools, caches) cannot slow the next one down."""
+    out = workdir / f"{preset}-{path}.json"
+    cmd = [sys.executable, "-m", "benchmarks.bench_predict", "--worker", preset, path, "--batch-sizes",
+           *map(str, batches), "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads",
+           str(args.threads), "--json", str(out)]
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL)
+    if done.returncode != 0 or not out.is_file():
+        return [{"preset": preset, "path": path, "batch": b, "skipped": f"failed: worker exit {done.returncode}"}
+                for b in batches]
+    return json.loads(out.read_text())["results"]
+
+
 def run_all(args) -> list:
     results = []
-    bf16 = bf16_supported()
-    cache: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             paths = list(args.paths) + ([FACE_ALIGNMENT] if preset == "paper" and not args.no_face_alignment else [])
+            batches = args.preset_batch_sizes.get(preset, args.batch_sizes)
             for path in paths:
-                for batch in args.preset_batch_sizes.get(preset, args.batch_sizes):
-                    row = {"preset": preset, "path": path, "batch": batch}
-                    if path.startswith("bf16") and not bf16:
-                        results.append({**row, "skipped": "this CPU has no native bf16 (AVX512-BF16 or AMX)"})
-                        continue
-                    try:
-                        if path == FACE_ALIGNMENT:
-                            call, version = face_alignment_runner(batch)
-                            row["version"] = version
-                        else:
-                            call = awing_runner(path, preset, batch, args.threads, Path(tmp), cache)
-                    except ImportError as exc:   # an optional package: one row says so
-                        note = ("face_alignment is not installed (pip install face-alignment)" if path == FACE_ALIGNMENT
-                                else str(exc))
-                        results.append({**row, "skipped": note})
-                        log(f"{preset} {path}: skipped: {note}")
-                        break
-                    except Exception as exc:   # noqa: BLE001 - e.g. an export that fails: the row says so
-                        results.append({**row, "skipped": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
-                        continue
-                    log(f"{preset} {path} B={batch} ...")
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        try:
-                            row.update(measure(call, batch, args.repeat, args.warmup))
-                        except Exception as exc:   # noqa: BLE001 - a failing path is a row that says so
-                            row["skipped"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-                    if path == "onnx" and ("onnx", preset) in cache:
-                        row["export_s"] = cache[("onnx", preset)][1]
-                    results.append(row)
+                run = run_path if args.in_process else run_isolated
+                results += run(preset, path, batches, args, Path(tmp))
     for row in results:   # batching gain: throughput at B over the same path's at B = 1
         single = next((r for r in results if r["preset"] == row["preset"] and r["path"] == row["path"]
                        and r["batch"] == 1 and "faces_per_s" in r), None)
@@ -274,6 +304,11 @@ def main(argv=None) -> list:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.threads = torch.get_num_threads()
+    if args.worker:   # one path of one preset, for run_isolated
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = run_path(*args.worker, args.batch_sizes, args, Path(tmp))
+        write_json(args.json, {"results": rows})
+        return rows
     env = {**environment(), "bf16_native": bf16_supported(), "load_average_before": os.getloadavg()}
     print(format_environment(env) + "\n")
     results = run_all(args)
