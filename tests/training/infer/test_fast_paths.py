@@ -1,13 +1,21 @@
 """The Predictor's faster CPU paths (benchmarks/bench_predict.py): channels_last gives the plain
 path's landmarks; dtype=torch.bfloat16 runs the model's weights and input in bf16 and decodes in
 float32, close to the float32 points on clean heatmaps."""
+import json
+
+import cv2
 import numpy as np
+import pytest
 import torch
 
 from awing_ext import render_heatmaps
+from training import detect
 from training.data.registry import build_dataset
 from training.infer.predictor import Predictor
 from training.models import build_model
+
+from helpers.checkpoints import untrained_tiny_checkpoint
+from helpers.cli_runs import run_cli
 
 
 def _faces(n=4):
@@ -54,3 +62,26 @@ def test_bf16_runs_the_model_in_bf16_and_decodes_in_float32():
     deviation = np.abs(out.landmarks - reference.landmarks).max()
     assert 0 < deviation <= 0.1
     np.testing.assert_allclose(out.scores, reference.scores, rtol=1e-2)
+
+
+def test_detect_bf16(tmp_path, capsys, monkeypatch):
+    """detect --bf16 runs the checkpoint's model in bf16, channels-last; --bf16 with --onnx is refused."""
+    checkpoint = untrained_tiny_checkpoint(tmp_path / "best.pt", model="tiny")
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(_faces(1)[0], cv2.COLOR_RGB2BGR))
+    built = []
+    real = Predictor.from_checkpoint
+
+    def spy(*args, **kwargs):
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(Predictor, "from_checkpoint", spy)
+    code, out, err = run_cli(detect.main, [photo, "--checkpoint", checkpoint, "--box", "8,8,48,48", "--bf16",
+                                           "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert built[0].dtype == torch.bfloat16 and built[0].channels_last
+    assert built[0].model.stem_bn.weight.dtype == torch.bfloat16
+    assert len(json.loads(out)["faces"][0]["landmarks"]) == 68
+    code, _, err = run_cli(detect.main, [photo, "--onnx", tmp_path / "m.onnx", "--bf16"], capsys)
+    assert code == 2 and "--bf16 applies to a checkpoint" in err
