@@ -61,6 +61,7 @@ import torch
 from torch import Tensor, nn
 
 from .data.codec import HeatmapCodec, checkpoint_decoding
+from .data.transforms import CROP_SCALE
 from .engine.cli import UsageError, float_above, int_at_least, run
 from .engine.checkpoint import load_checkpoint, load_model
 from .infer.graph_decoding import GRAPH_DECODE_METHODS, LandmarkModel
@@ -306,7 +307,7 @@ def crop_description(input_size: int) -> dict:
         "crop": "a square of `side` image pixels centred at (cx, cy), rolled by theta degrees counter-clockwise "
                 "(0 for an upright face)",
         "from_landmark_box": f"a face's landmark box (x, y, w, h) (the tight box around its points): cx = x + (w - 1) / 2, "
-                             f"cy = y + (h - 1) / 2, side = 1.25 * (max(w, h) - 1), theta = 0",
+                             f"cy = y + (h - 1) / 2, side = {CROP_SCALE:g} * (max(w, h) - 1), theta = 0",
         "image_to_crop": f"M = [[a, b, {c:g} - a * cx - b * cy], [-b, a, {c:g} + b * cx - a * cy]] with "
                          f"a = ({s} / side) * cos(theta), b = ({s} / side) * sin(theta); the input is "
                          f"cv2.warpAffine(image_rgb, M, ({s}, {s}), flags=cv2.INTER_LINEAR, "
