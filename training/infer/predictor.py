@@ -300,8 +300,10 @@ class Predictor:
     def _crop_landmarks(self, crops_uint8: Tensor) -> Tuple[np.ndarray, np.ndarray]:
         """(N, 3, S, S) uint8 crops (CPU) -> crop landmarks (N, K, 2) and scores (N, K), float32."""
         if self.backend == "torch":
+            fast = {**({"channels_last": True} if self.channels_last else {}),
+                    **({"dtype": self.dtype} if self.dtype is not None else {})}
             coords, scores = crop_landmarks(self.model, crops_uint8.to(self.device), self.codec, self.flip_permutation,
-                                            self.channels_last, self.dtype)
+                                            **fast)
         elif self.model.decoded:
             coords, scores = self.model.landmarks(model_input(crops_uint8, self.config))
         else:
