@@ -280,3 +280,18 @@ def test_onnx_dynamo_with_decoding(tmp_path, focal_checkpoint):
     model, ref_points, _ = _decoded_reference(focal_checkpoint, crops, "integral", logits=True, sigma=1.5)
     points, _ = _run_decoding(out, "onnx", model_input(crops, model.config))
     assert np.abs(points - ref_points).max() <= 0.01
+
+
+@pytest.mark.skipif(not HAVE_ONNX, reason="onnx is not installed")
+def test_onnx_with_decoding_without_onnxruntime(tmp_path, checkpoint, capsys, monkeypatch):
+    """Without onnxruntime the ONNX file cannot be run: the export says so, and the graph's
+    decoding is still checked in PyTorch against awing_ext."""
+    import sys
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    out = tmp_path / "model.onnx"
+    assert export.main(["--checkpoint", str(checkpoint), "--format", "onnx", "--with-decoding", "--out", str(out)]) == 0
+    assert "not verified: onnxruntime is not installed" in capsys.readouterr().out
+    verification = json.loads((tmp_path / "model.onnx.json").read_text())["verification"]
+    assert verification["runtime"] is None
+    assert all(c["pytorch_max_landmark_diff_px"] <= 0.01 and "exported_max_landmark_diff_px" not in c
+               for c in verification["checks"].values())
