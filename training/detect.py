@@ -126,7 +126,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run the model in bfloat16, channels-last (decoding stays float32): 2.3-2.9x faster than "
                         "float32 on CPUs with AVX512-BF16/AMX (docs/prediction.md, Speed); moves points slightly")
     p.add_argument("--batch-size", type=int_at_least(1), default=16,
-                   help="images or frames read together; their faces' crops go through the model in batches of this size")
+                   help="images or frames read together; their faces' crops go through the model in batches "
+                        "of this size")
     p.add_argument("--decode", default=None, choices=DECODE_METHODS,
                    help=DECODE_HELP + " (default: dark; with --onnx: the export's own)")
     g = p.add_argument_group("face detector (training/infer/face_detector.py)")

@@ -294,7 +294,8 @@ def verify_decoding(model: LandmarkModel, codec: HeatmapCodec, path: Optional[Pa
     if failures:
         raise ExportMismatch("; ".join(failures))
     if result["runtime"] is None and path is not None:
-        result["skipped"] = "onnxruntime is not installed (pip install onnxruntime): the graph was checked in PyTorch only"
+        result["skipped"] = ("onnxruntime is not installed (pip install onnxruntime): the graph was checked in "
+                             "PyTorch only")
     return result
 
 
@@ -306,8 +307,9 @@ def crop_description(input_size: int) -> dict:
     return {
         "crop": "a square of `side` image pixels centred at (cx, cy), rolled by theta degrees counter-clockwise "
                 "(0 for an upright face)",
-        "from_landmark_box": f"a face's landmark box (x, y, w, h) (the tight box around its points): cx = x + (w - 1) / 2, "
-                             f"cy = y + (h - 1) / 2, side = {CROP_SCALE:g} * (max(w, h) - 1), theta = 0",
+        "from_landmark_box": f"a face's landmark box (x, y, w, h) (the tight box around its points): "
+                             f"cx = x + (w - 1) / 2, cy = y + (h - 1) / 2, side = {CROP_SCALE:g} * (max(w, h) - 1), "
+                             f"theta = 0",
         "image_to_crop": f"M = [[a, b, {c:g} - a * cx - b * cy], [-b, a, {c:g} + b * cx - a * cy]] with "
                          f"a = ({s} / side) * cos(theta), b = ({s} / side) * sin(theta); the input is "
                          f"cv2.warpAffine(image_rgb, M, ({s}, {s}), flags=cv2.INTER_LINEAR, "
@@ -346,11 +348,12 @@ def describe(model: nn.Module, decoding: dict, mobile: bool = False, fmt: str = 
                                f"heatmaps[:, :{k}]"}
     else:
         channels = [f"0..{k - 1}: landmark heatmaps (scheme order)"] + ([f"{k}: boundary heatmap"] if cfg.boundary else [])
+        planes = "torch.sigmoid(heatmaps[:, :K])" if decoding["logits"] else "heatmaps[:, :K]"
         output = {"name": "heatmaps", "shape": ["N", cfg.num_outputs, h, h], "dtype": "float32",
                   "channels": channels, "stack": "last of %d" % getattr(cfg, "num_stacks", 1),
                   "heatmap_to_crop": f"x_crop = (x_hm + 0.5) * {s} / {h} - 0.5 (same for y)",
-                  "decode": f"awing_ext.decode_heatmaps({'torch.sigmoid(heatmaps[:, :K])' if decoding['logits'] else 'heatmaps[:, :K]'}, "
-                            f"'dark', sigma={decoding['sigma']:g}) outside the graph"
+                  "decode": f"awing_ext.decode_heatmaps({planes}, 'dark', sigma={decoding['sigma']:g}) "
+                            f"outside the graph"
                             + (" (the model outputs logits: trained with --loss focal)" if decoding["logits"] else "")}
         decode = {"in_graph": False, "method": "dark", "sigma": decoding["sigma"], "activation": activation}
     return {

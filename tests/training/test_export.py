@@ -241,7 +241,8 @@ def test_focal_model_export(tmp_path, focal_checkpoint, fmt):
     assert export.main(["--checkpoint", str(focal_checkpoint), "--format", fmt, "--out", str(raw)]) == 0
     raw_meta = json.loads((tmp_path / (raw.name + ".json")).read_text())
     assert raw_meta["decoding"] == {"in_graph": False, "method": "dark", "sigma": 1.5, "activation": "sigmoid"}
-    assert "torch.sigmoid(heatmaps[:, :K])" in raw_meta["output"]["decode"] and "sigma=1.5" in raw_meta["output"]["decode"]
+    decode = raw_meta["output"]["decode"]
+    assert "torch.sigmoid(heatmaps[:, :K])" in decode and "sigma=1.5" in decode
 
 
 def test_decoding_mismatch_fails_with_the_figure(checkpoint, monkeypatch, tmp_path, capsys):

@@ -83,8 +83,8 @@ class OnnxModel:
         if stored is None:
             sidecar = self.path.with_name(self.path.name + ".json")
             if not sidecar.is_file():
-                raise ValueError(f"{self.path} has no awing metadata and no sidecar {sidecar.name} beside it: export it "
-                                 f"with python -m training.export")
+                raise ValueError(f"{self.path} has no awing metadata and no sidecar {sidecar.name} beside it: "
+                                 f"export it with python -m training.export")
             stored = sidecar.read_text()
         meta = json.loads(stored)
         if "model_config" not in meta:

@@ -12,8 +12,8 @@
 
     predictor = Predictor.from_onnx("model.onnx")   # an export run by onnxruntime (no torch model)
 
-One face per image in ``predict``. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, W) and RGBA are
-converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
+One face per image in ``predict``. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, W)
+and RGBA are converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
 tight box around its landmarks as training crops it (scale 1.25 around it), or None to take the
 image itself as the crop (a face already cropped: its centre, side = its larger side). Faces from
 a detector: ``predict_crops`` with training.infer.face_detector's crops (which may carry a roll angle).
@@ -246,7 +246,8 @@ class Predictor:
         if model.decoded:
             if decode_method not in (None, model.decode_method):
                 raise ValueError(f"{path} decodes with {model.decode_method!r} in its graph; decode_method "
-                                 f"{decode_method!r} needs another export (--decode {decode_method}) or a heatmap export")
+                                 f"{decode_method!r} needs another export (--decode {decode_method}) or a heatmap "
+                                 f"export")
             if flip_test:
                 raise ValueError(f"{path} decodes in its graph, and the flip test averages heatmaps: export without "
                                  f"--with-decoding to run the flip test")
