@@ -64,7 +64,8 @@ def checkpoint_table(path: str, samples: int) -> tuple:
     """Each decoder on the model's test split (one forward pass, decoded four ways)."""
     from training.data.codec import HeatmapCodec
     from training.data.registry import build_dataset
-    from training.engine.checkpoint import heatmap_decoding, load_checkpoint, load_model
+    from training.data.codec import checkpoint_decoding
+    from training.engine.checkpoint import load_checkpoint, load_model
     from training.eval import metrics
     from training.eval.protocol import evaluation_report, train_crop_landmarks
     from training.models.inputs import model_input
@@ -84,7 +85,7 @@ def checkpoint_table(path: str, samples: int) -> tuple:
             gt.append(batch["landmarks"].numpy())
             vis.append(batch["visible"].numpy())
     heat, gt = torch.cat(heat), np.concatenate(gt)
-    if heatmap_decoding(ckpt, path)["activation"] == "sigmoid":
+    if checkpoint_decoding(ckpt, path)[0]:
         heat = torch.sigmoid(heat)
     baseline = metrics.MeanShapeBaseline().fit(train_crop_landmarks(cfg["dataset"], s, seed=cfg["seed"],
                                                                      data_root=cfg.get("data_root"),

@@ -36,8 +36,8 @@ from pathlib import Path
 from awing_ext.schemes import LandmarkScheme
 
 from .engine.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
-from .engine.checkpoint import checkpoint_scheme, codec_for, load_checkpoint, load_model
-from .data.codec import DECODE_HELP, DECODE_METHODS
+from .engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
+from .data.codec import DECODE_HELP, DECODE_METHODS, codec_for
 from .data.registry import ANNOTATION_OPTIONS, DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks

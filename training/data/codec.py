@@ -21,7 +21,7 @@ coordinates the two relate by
 """
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Tuple, Union
 
 import torch
@@ -36,6 +36,34 @@ LOW_CONFIDENCE_THRESHOLD = 0.2   # module docstring
 DECODE_HELP = ("heatmaps -> points (docs/evaluation.md): dark (DARK: Gaussian modulation, then the Taylor step of "
                "the log-heatmap), taylor (the Taylor step alone), quarter (argmax + 1/4 px, the paper's code), "
                "integral (the integral term's relu(h) expectation in a ceil(3 sigma) window)")
+
+
+# How a consumer decodes a model's heatmaps: "identity" (the heatmaps are the scores) or
+# "sigmoid" (they are logits: a --loss focal model).
+HEATMAP_ACTIVATIONS = ("identity", "sigmoid")
+
+
+def decoding_record(loss: str, sigma: float) -> dict:
+    """The "decoding" entry a training run writes into its checkpoints: {"activation", "sigma"}."""
+    return {"activation": "sigmoid" if loss == "focal" else "identity", "sigma": float(sigma)}
+
+
+def checkpoint_decoding(checkpoint: dict, source: str = "checkpoint") -> Tuple[bool, float]:
+    """(logits, sigma): what decoding a checkpoint's heatmaps needs, read in this one place (the
+    trainer, evaluate, the Predictor, export and the benchmarks use it). A checkpoint written since
+    0.4 records it ("decoding"); an older one has it worked out from its training options as
+    before (--loss focal -> logits; --sigma, default 1). ValueError naming `source` for a record
+    that is not valid."""
+    stored = checkpoint.get("decoding")
+    if stored is None:
+        config = checkpoint.get("config") or {}
+        stored = decoding_record(config.get("loss", "awing"), config.get("sigma", 1.0))
+    activation, sigma = stored.get("activation"), stored.get("sigma")
+    if activation not in HEATMAP_ACTIVATIONS or isinstance(sigma, bool) or not isinstance(sigma, (int, float)) \
+            or not math.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"{source}: its decoding record {stored!r} is not valid (activation one of "
+                         f"{', '.join(HEATMAP_ACTIVATIONS)}, sigma a finite number > 0)")
+    return activation == "sigmoid", float(sigma)
 
 
 def low_confidence(scores: Tensor, threshold: float = LOW_CONFIDENCE_THRESHOLD) -> Tensor:
@@ -100,3 +128,11 @@ class HeatmapCodec:
             heat = torch.sigmoid(heat)
         coords, scores = awing_ext.decode_heatmaps(heat, self.decode_method, sigma=self.sigma)
         return self.heatmap_to_crop(coords), scores
+
+
+def codec_for(checkpoint: dict, model_config, scheme, decode_method: str = "dark",
+              source: str = "checkpoint") -> HeatmapCodec:
+    """The HeatmapCodec of a checkpoint's model: its sizes and boundary channel (model_config), the
+    landmark scheme, and checkpoint_decoding's activation and sigma."""
+    logits, sigma = checkpoint_decoding(checkpoint, source)
+    return replace(HeatmapCodec.for_model(model_config, scheme, sigma), decode_method=decode_method, logits=logits)

@@ -25,9 +25,9 @@ from awing_ext.schemes import LandmarkScheme
 
 from .criterion import build_criterion
 from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
-from .checkpoint import (check_finite_weights, checkpoint_scheme, decoding_record, fit_state_dict, load_checkpoint,
-                         load_model, save_checkpoint)
-from ..data.codec import HeatmapCodec
+from .checkpoint import (check_finite_weights, checkpoint_scheme, fit_state_dict, load_checkpoint, load_model,
+                         save_checkpoint)
+from ..data.codec import HeatmapCodec, decoding_record
 from ..data.registry import build_dataset
 from .distributed import all_reduce_sum, init_distributed
 from ..eval.protocol import evaluate_split, image_nmes, run_evaluation, train_crop_landmarks

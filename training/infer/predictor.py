@@ -7,8 +7,13 @@
     out.scores      # (N, K) heatmap peaks, higher = more confident
     out.low_confidence   # (N, K) bool: peak below 0.2, a flat plane whose point is a guess
 
-One face per image. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, W) and RGBA are
-converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
+    faces = predictor.detect("group.jpg")   # every face: detector (training.detect's) + landmarks
+    faces.boxes, faces.landmarks, faces.scores, faces.low_confidence
+
+    predictor = Predictor.from_onnx("model.onnx")   # an export run by onnxruntime (no torch model)
+
+One face per image in ``predict``. `images`: RGB uint8 arrays (H, W, 3) of any sizes (grey (H, W)
+and RGBA are converted), or image file paths. `boxes`: per image the face's *landmark box* (x, y, w, h), the
 tight box around its landmarks as training crops it (scale 1.25 around it), or None to take the
 image itself as the crop (a face already cropped: its centre, side = its larger side). Faces from
 a detector: ``predict_crops`` with training.infer.face_detector's crops (which may carry a roll angle).
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -34,14 +39,14 @@ from torch import Tensor
 
 from awing_ext.schemes import LandmarkScheme, get_scheme
 
-from ..data.codec import HeatmapCodec, low_confidence
+from ..data.codec import HeatmapCodec, checkpoint_decoding, low_confidence
 from ..data.io import load_image_rgb, to_rgb_uint8
 from ..data.transforms import CROP_SCALE, apply_affine, crop_matrix
 from ..models.inputs import model_input
 from ..engine.runtime import resolve_device
 
-__all__ = ["CROP_SCALE", "Crop", "Predictions", "Predictor", "box_to_crop", "image_as_crop", "as_rgb_image",
-           "flip_permutation_of", "crop_landmarks"]
+__all__ = ["CROP_SCALE", "Crop", "Predictions", "Detections", "Predictor", "box_to_crop", "image_as_crop",
+           "as_rgb_image", "flip_permutation_of", "crop_landmarks"]
 
 Crop = Tuple[float, ...]   # (cx, cy, side) or (cx, cy, side, angle): image pixels, degrees counter-clockwise
 ImageLike = Union[np.ndarray, str, Path]
@@ -103,14 +108,19 @@ def flip_permutation_of(scheme: Union[int, str, LandmarkScheme]) -> Tuple[int, .
 @torch.no_grad()
 def crop_landmarks(model: torch.nn.Module, crops_uint8: Tensor, codec: HeatmapCodec,
                    flip_permutation: Optional[Sequence[int]] = None,
-                   channels_last: bool = False) -> Tuple[Tensor, Tensor]:
+                   channels_last: bool = False, dtype: Optional[torch.dtype] = None) -> Tuple[Tensor, Tensor]:
     """The one prediction: (N, 3, S, S) uint8 crops on the model's device -> landmarks (N, K, 2) in
     crop pixels and scores (N, K), from the last stack's heatmaps (flip-averaged when a permutation
-    is given)."""
+    is given). `dtype`: the model's dtype (its input is cast to it); the decoding is float32."""
     k = model.config.num_landmarks
-    heat = model(model_input(crops_uint8, model.config, channels_last))[-1][:, :k].float()
+
+    def heatmaps(crops: Tensor) -> Tensor:
+        x = model_input(crops, model.config, channels_last)
+        return model(x if dtype is None else x.to(dtype))[-1][:, :k].float()
+
+    heat = heatmaps(crops_uint8)
     if flip_permutation is not None:
-        mirrored = model(model_input(crops_uint8.flip(-1), model.config, channels_last))[-1][:, :k].float()
+        mirrored = heatmaps(crops_uint8.flip(-1))
         perm = torch.as_tensor(list(flip_permutation), device=heat.device)
         heat = (heat + mirrored.flip(-1)[:, perm]) * 0.5
     return codec.decode(heat, k)
@@ -132,6 +142,27 @@ class Predictions:
         return len(self.landmarks)
 
 
+@dataclass
+class Detections(Predictions):
+    """The faces the detector found in one image (Predictor.detect), largest first."""
+    boxes: np.ndarray             # (N, 4) float64: the detector's box (x, y, w, h), image pixels
+    detector_scores: np.ndarray   # (N,) float64: the detector's confidence (Haar: 1)
+
+
+def _is_one_image(images) -> bool:
+    return isinstance(images, (str, Path)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3))
+
+
+class _OnnxHeatmaps:
+    """An ONNX heatmap export as crop_landmarks' model: model(x) -> [heatmaps]."""
+
+    def __init__(self, onnx_model):
+        self.onnx_model, self.config = onnx_model, onnx_model.config
+
+    def __call__(self, x: Tensor) -> list:
+        return [torch.from_numpy(self.onnx_model(x)["heatmaps"])]
+
+
 class Predictor:
     """A model loaded once, predicting landmarks on images in image coordinates (module docstring).
 
@@ -147,26 +178,53 @@ class Predictor:
             (from_checkpoint reads this from the checkpoint's training options).
         scheme: the model's landmark scheme (its point names, its flip for the flip test; default:
             the built-in scheme of the model's point count; from_checkpoint reads the stored one).
+        channels_last: run the model in the channels-last memory format (weights and inputs; faster
+            on CPUs with oneDNN: docs/prediction.md, "Speed").
+        dtype: the dtype to run the model in (its weights are converted in place, the input cast);
+            the decoding stays float32. torch.bfloat16 with channels_last, on a CPU with native
+            bf16 (AVX512-BF16, AMX), is the fastest CPU path measured (docs/prediction.md, "Speed");
+            it moves the points a little (measured there).
+        detector: what ``detect`` finds faces with: a callable image -> list of
+            training.infer.face_detector.Face (default: training.detect's, the Haar passes, built
+            on first use).
+
+    ``Predictor.from_onnx`` runs an exported ONNX file with onnxruntime instead of a torch model.
     """
 
     def __init__(self, model: torch.nn.Module, device: Optional[Union[str, torch.device]] = None, *,
                  flip_test: bool = False, batch_size: int = 32, decode_method: str = "dark",
                  heatmap_sigma: float = 1.0, heatmap_logits: bool = False,
-                 scheme: Optional[Union[str, LandmarkScheme]] = None):
+                 scheme: Optional[Union[str, LandmarkScheme]] = None, channels_last: bool = False,
+                 dtype: Optional[torch.dtype] = None, detector: Optional[Callable] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from ..engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
+        self.channels_last = bool(channels_last)
+        self.dtype = None if dtype in (None, torch.float32) else dtype
+        if self.dtype is not None:
+            self.model.to(dtype=self.dtype)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         if device is None:   # where the model's weights are (CPU for a model without any)
             device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.device = torch.device(device)
-        self.config = model.config
+        self.backend = "torch"
+        self._setup(model.config, batch_size, flip_test, decode_method, heatmap_sigma, heatmap_logits, detector,
+                    scheme)
+
+    def _setup(self, config, batch_size: int, flip_test: bool, decode_method: str, heatmap_sigma: float,
+               heatmap_logits: bool, detector: Optional[Callable], scheme=None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.config = config
         self.batch_size = batch_size
-        self.codec = HeatmapCodec(self.config.input_size, self.config.heatmap_size, heatmap_sigma, boundary_scheme=None,
+        self.codec = HeatmapCodec(config.input_size, config.heatmap_size, heatmap_sigma, boundary_scheme=None,
                                   decode_method=decode_method, logits=heatmap_logits)
         self.scheme = self._scheme(scheme)
         self.flip_permutation = flip_permutation_of(self.scheme or self.config.num_landmarks) if flip_test else None
+        self._detector = detector
 
     def _scheme(self, scheme) -> Optional[LandmarkScheme]:
         k = self.config.num_landmarks
@@ -194,11 +252,41 @@ class Predictor:
         device = resolve_device(device) if isinstance(device, str) else device
         checkpoint = load_checkpoint(path, map_location=device)
         model = load_model(checkpoint, device, str(path))
-        recorded = checkpoint.get("config") or {}
-        kwargs.setdefault("heatmap_logits", recorded.get("loss") == "focal")
-        kwargs.setdefault("heatmap_sigma", recorded.get("sigma", 1.0))
+        logits, sigma = checkpoint_decoding(checkpoint, str(path))
+        kwargs.setdefault("heatmap_logits", logits)
+        kwargs.setdefault("heatmap_sigma", sigma)
         kwargs.setdefault("scheme", checkpoint_scheme(checkpoint, str(path)))
         return cls(model, device, **kwargs)
+
+    @classmethod
+    def from_onnx(cls, path, *, flip_test: bool = False, batch_size: int = 32, decode_method: Optional[str] = None,
+                  providers: Optional[Sequence[str]] = None, threads: Optional[int] = None,
+                  detector: Optional[Callable] = None) -> "Predictor":
+        """A Predictor on a file ``python -m training.export --format onnx`` wrote, run by
+        onnxruntime (CPUExecutionProvider unless `providers` says otherwise; `threads`: its
+        intra-op threads). Same crops, same geometry and the same landmarks as from_checkpoint
+        (within float tolerance). A --with-decoding export decodes in its graph: `decode_method`
+        must be None or its method, and the flip test (which averages heatmaps) needs a heatmap
+        export; a heatmap export is decoded with awing_ext like a checkpoint (its recorded
+        activation and sigma; `decode_method` default "dark"). Without onnxruntime: an ImportError
+        (OnnxRuntimeMissing) whose message is one line."""
+        from .onnx_model import OnnxModel
+        model = OnnxModel(path, providers=providers, threads=threads)
+        if model.decoded:
+            if decode_method not in (None, model.decode_method):
+                raise ValueError(f"{path} decodes with {model.decode_method!r} in its graph; decode_method "
+                                 f"{decode_method!r} needs another export (--decode {decode_method}) or a heatmap "
+                                 f"export")
+            if flip_test:
+                raise ValueError(f"{path} decodes in its graph, and the flip test averages heatmaps: export without "
+                                 f"--with-decoding to run the flip test")
+            decode_method = model.decode_method
+        self = cls.__new__(cls)
+        self.model, self.device, self.backend = model, torch.device("cpu"), "onnxruntime"
+        self.channels_last, self.dtype = False, None
+        self._setup(model.config, batch_size, flip_test, decode_method or "dark", model.sigma, model.logits, detector,
+                    getattr(model, "scheme", None))
+        return self
 
     @property
     def num_landmarks(self) -> int:
@@ -208,7 +296,7 @@ class Predictor:
                 boxes: Optional[Sequence[Optional[Sequence[float]]]] = None) -> Predictions:
         """Landmarks of one face per image (module docstring). A single image (an (H, W, 3) array or a
         path) is a batch of one; a (N, H, W, 3) array a batch of N."""
-        if isinstance(images, (str, Path)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
+        if _is_one_image(images):
             images = [images]
         images = [as_rgb_image(im) for im in images]
         if boxes is None:
@@ -234,12 +322,61 @@ class Predictor:
             batch = np.stack([cv2.warpAffine(as_rgb_image(images[i]), mats[i], (s, s), flags=cv2.INTER_LINEAR,
                                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
                               for i in chunk]).transpose(0, 3, 1, 2)
-            coords, conf = crop_landmarks(self.model, torch.from_numpy(batch).to(self.device), self.codec,
-                                          self.flip_permutation)
-            coords = coords.cpu().numpy().astype(np.float64)
-            points += [apply_affine(c, cv2.invertAffineTransform(mats[i])) for c, i in zip(coords, chunk)]
-            scores.append(conf.cpu().numpy())
+            coords, conf = self._crop_landmarks(torch.from_numpy(batch))
+            points += [apply_affine(c, cv2.invertAffineTransform(mats[i]))
+                       for c, i in zip(coords.astype(np.float64), chunk)]
+            scores.append(conf)
         return Predictions(np.stack(points), np.concatenate(scores), crops4)
+
+    def _crop_landmarks(self, crops_uint8: Tensor) -> Tuple[np.ndarray, np.ndarray]:
+        """(N, 3, S, S) uint8 crops (CPU) -> crop landmarks (N, K, 2) and scores (N, K), float32."""
+        if self.backend == "torch":
+            fast = {**({"channels_last": True} if self.channels_last else {}),
+                    **({"dtype": self.dtype} if self.dtype is not None else {})}
+            coords, scores = crop_landmarks(self.model, crops_uint8.to(self.device), self.codec, self.flip_permutation,
+                                            **fast)
+        elif self.model.decoded:
+            coords, scores = self.model.landmarks(model_input(crops_uint8, self.config))
+        else:
+            coords, scores = crop_landmarks(_OnnxHeatmaps(self.model), crops_uint8, self.codec, self.flip_permutation)
+        as_numpy = lambda t: t.cpu().numpy() if isinstance(t, Tensor) else np.asarray(t)   # noqa: E731
+        return as_numpy(coords), as_numpy(scores)
+
+    @property
+    def detector(self) -> Callable:
+        """What ``detect`` finds faces with (training.detect's Haar passes unless one was given)."""
+        if self._detector is None:
+            from .face_detector import build_detector
+            self._detector = build_detector()
+        return self._detector
+
+    @detector.setter
+    def detector(self, value: Optional[Callable]) -> None:
+        self._detector = value
+
+    def detect(self, images: Union[ImageLike, Sequence[ImageLike]], max_faces: int = 0
+               ) -> Union[Detections, List[Detections]]:
+        """Every face of an image in one call: the detector's boxes (``self.detector``,
+        training.detect's by default), the crops it gives, and each face's landmarks (image
+        pixels), scores and low-confidence flags, largest face first. `max_faces` > 0 keeps the
+        largest N. One image (an array or a path) gives a Detections (empty when no face is
+        found); a list of images gives one per image, their faces predicted in shared batches."""
+        one = _is_one_image(images)
+        images = [as_rgb_image(im) for im in ([images] if one else images)]
+        found = []
+        for image in images:
+            faces = list(self.detector(image))
+            found.append(faces[:max_faces] if max_faces > 0 else faces)
+        flat = [(i, face) for i, faces in enumerate(found) for face in faces]
+        out = self.predict_crops([images[i] for i, _ in flat], [face.crop for _, face in flat])
+        results, start = [], 0
+        for faces in found:
+            part = slice(start, start + len(faces))
+            start += len(faces)
+            results.append(Detections(out.landmarks[part], out.scores[part], out.crops[part],
+                                       np.array([f.box for f in faces], dtype=np.float64).reshape(-1, 4),
+                                       np.array([f.score for f in faces], dtype=np.float64)))
+        return results[0] if one else results
 
 
 def _crop4(crop: Sequence[float]) -> Tuple[float, float, float, float]:

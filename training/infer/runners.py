@@ -77,8 +77,8 @@ def run_image(args, predictor: Predictor, find: FaceFinder) -> int:
     if args.out:
         write_image(Path(args.out), draw_overlay(image, records))
         print(f"overlay written: {args.out}", file=sys.stderr)
-    print(strict_json({"image": str(args.input), "checkpoint": str(args.checkpoint), "faces": records,
-                       **scheme_fields(predictor)}))
+    source = {"onnx": str(args.onnx)} if getattr(args, "onnx", None) else {"checkpoint": str(args.checkpoint)}
+    print(strict_json({"image": str(args.input), **source, "faces": records, **scheme_fields(predictor)}))
     return 0
 
 
