@@ -19,7 +19,7 @@ image itself as the crop (a face already cropped: its centre, side = its larger 
 a detector: ``predict_crops`` with training.infer.face_detector's crops (which may carry a roll angle).
 
 Every prediction of the package goes through ``crop_landmarks`` below: evaluation
-(training/evaluation.py), training's validation, detect (stills, folders, video) and this class.
+(training/eval/protocol.py), training's validation, detect (stills, folders, video) and this class.
 The flip test (``flip_test=True``, evaluate/detect ``--flip-test``) also runs the mirrored crop,
 mirrors its heatmaps back, re-orders them with the scheme's left/right permutation and averages
 them with the plain heatmaps before decoding (as mmpose and HRNet evaluate). With pixel centres
