@@ -18,41 +18,15 @@ gradient; NaN or +inf inside the window gives NaN. Differentiable once, w.r.t. t
 """
 import math
 
-import torch
 from torch import Tensor
 
-from ._common import integer_arg, opmath_dtype
+from ._common import integer_arg
+from ._coords_op import register_coords_op
 from ._library import _C, ops
 
 __all__ = ["integral_coords", "integral_radius"]
 
-_OP = "awing_ext::integral_coords"
-
-
-@torch.library.register_fake(_OP)
-def _integral_coords_fake(heatmaps, radius):
-    _C.check_integral_coords_args(heatmaps, radius)
-    return heatmaps.new_empty((heatmaps.shape[0], heatmaps.shape[1], 2), dtype=opmath_dtype(heatmaps.dtype))
-
-
-@torch.library.register_fake("awing_ext::integral_coords_backward")
-def _integral_coords_backward_fake(grad, heatmaps, coords, radius):
-    _C.check_integral_coords_backward_args(grad, heatmaps, coords, radius)
-    return torch.empty_like(heatmaps, memory_format=torch.contiguous_format)
-
-
-def _setup_context(ctx, inputs, output):
-    heatmaps, radius = inputs
-    ctx.radius = radius
-    ctx.save_for_backward(heatmaps, output)
-
-
-def _backward(ctx, grad_coords):
-    heatmaps, coords = ctx.saved_tensors
-    return ops.integral_coords_backward(grad_coords, heatmaps, coords, ctx.radius), None
-
-
-torch.library.register_autograd(_OP, _backward, setup_context=_setup_context)
+register_coords_op("integral_coords", _C.check_integral_coords_args, _C.check_integral_coords_backward_args)
 
 
 def integral_radius(sigma: float) -> int:

@@ -12,41 +12,14 @@ coordinates and NaN gradients; -inf values get weight 0. The forward keeps no pr
 the backward op recomputes them from the heatmaps (one pass more, no (N, K, H, W) buffer saved).
 Differentiable once, with respect to the heatmaps.
 """
-import torch
 from torch import Tensor
 
-from ._common import opmath_dtype
+from ._coords_op import register_coords_op
 from ._library import _C, ops
 
 __all__ = ["soft_argmax"]
 
-_OP = "awing_ext::soft_argmax"
-
-
-@torch.library.register_fake(_OP)
-def _soft_argmax_fake(heatmaps, beta):
-    _C.check_soft_argmax_args(heatmaps, beta)
-    return heatmaps.new_empty((heatmaps.shape[0], heatmaps.shape[1], 2), dtype=opmath_dtype(heatmaps.dtype))
-
-
-@torch.library.register_fake("awing_ext::soft_argmax_backward")
-def _soft_argmax_backward_fake(grad, heatmaps, coords, beta):
-    _C.check_soft_argmax_backward_args(grad, heatmaps, coords, beta)
-    return torch.empty_like(heatmaps, memory_format=torch.contiguous_format)
-
-
-def _setup_context(ctx, inputs, output):
-    heatmaps, beta = inputs
-    ctx.beta = beta
-    ctx.save_for_backward(heatmaps, output)
-
-
-def _backward(ctx, grad_coords):
-    heatmaps, coords = ctx.saved_tensors
-    return ops.soft_argmax_backward(grad_coords, heatmaps, coords, ctx.beta), None
-
-
-torch.library.register_autograd(_OP, _backward, setup_context=_setup_context)
+register_coords_op("soft_argmax", _C.check_soft_argmax_args, _C.check_soft_argmax_backward_args)
 
 
 def soft_argmax(heatmaps: Tensor, beta: float = 1.0) -> Tensor:

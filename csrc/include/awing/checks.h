@@ -35,6 +35,24 @@ inline void check_same(const at::Tensor& ref, const at::Tensor& t, const char* o
               " (", ref.device(), "), got ", t.device());
 }
 
+// The backward of an op that maps heatmaps (N, K, H, W) to coordinates (N, K, 2) (soft_argmax,
+// integral_coords): `grad` and the forward's `coords` must be (N, K, 2) floating-point tensors on
+// the heatmaps' device.
+inline void check_coords_backward(const char* op, const at::Tensor& grad, const at::Tensor& heatmaps,
+                                  const at::Tensor& coords) {
+  for (const at::Tensor* t : {&grad, &coords}) {
+    const char* name = t == &grad ? "grad" : "coords";
+    TORCH_CHECK(t->dim() == 3 && t->sym_size(0) == heatmaps.sym_size(0) &&
+                    t->sym_size(1) == heatmaps.sym_size(1) && t->sym_size(2) == 2,
+                op, ": ", name, " must have shape (N, K, 2) = (", heatmaps.sym_size(0), ", ",
+                heatmaps.sym_size(1), ", 2), got ", t->sym_sizes());
+    TORCH_CHECK(is_supported_float(t->scalar_type()), op, ": ", name,
+                " must be a floating-point tensor, got ", t->scalar_type());
+    TORCH_CHECK(t->device() == heatmaps.device(), op, ": ", name, " must be on the device of heatmaps (",
+                heatmaps.device(), "), got ", t->device());
+  }
+}
+
 // The largest dilation window: the kernels read k x k target pixels per output pixel (the CPU
 // keeps a row of W + k - 1), and the paper uses 3.
 constexpr int64_t kMaxKernelSize = 31;

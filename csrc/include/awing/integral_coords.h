@@ -123,17 +123,7 @@ inline void check_integral_coords_backward_args(const at::Tensor& grad, const at
                                                 const at::Tensor& coords, int64_t radius) {
   constexpr const char* op = "integral_coords_backward";
   check_integral_coords_args(heatmaps, radius);
-  for (const at::Tensor* t : {&grad, &coords}) {
-    const char* name = t == &grad ? "grad" : "coords";
-    TORCH_CHECK(t->dim() == 3 && t->sym_size(0) == heatmaps.sym_size(0) &&
-                    t->sym_size(1) == heatmaps.sym_size(1) && t->sym_size(2) == 2,
-                op, ": ", name, " must have shape (N, K, 2) = (", heatmaps.sym_size(0), ", ",
-                heatmaps.sym_size(1), ", 2), got ", t->sym_sizes());
-    TORCH_CHECK(is_supported_float(t->scalar_type()), op, ": ", name,
-                " must be a floating-point tensor, got ", t->scalar_type());
-    TORCH_CHECK(t->device() == heatmaps.device(), op, ": ", name, " must be on the device of heatmaps (",
-                heatmaps.device(), "), got ", t->device());
-  }
+  check_coords_backward(op, grad, heatmaps, coords);
 }
 
 }  // namespace awing
