@@ -2,6 +2,7 @@
 deprecated-name warning. Argument *validation* is not here: each op's arguments are checked once,
 in C++ (csrc/include/awing/<op>.h), by the kernels and, through awing_ext._C.check_<op>_args,
 by the fake kernels."""
+import math
 import operator
 import warnings
 from typing import Sequence, Tuple, Union
@@ -25,6 +26,14 @@ def integer_arg(value, name: str, op: str) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{op}: {name} must be an integer, got {value!r}") from None
+
+
+def sigma_arg(value, op: str, what: str = "") -> float:
+    """`value` as a float when it is a finite number > 0 (a Gaussian sigma), else the ops'
+    RuntimeError naming `op` (and `what` the sigma is, when given)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise RuntimeError(f"{op}: sigma must be a finite number > 0{what}, got {value!r}")
+    return float(value)
 
 
 def size_pair(size: SizeLike, op: str) -> Tuple[int, int]:

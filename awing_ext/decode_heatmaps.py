@@ -18,14 +18,13 @@ The methods (docs/evaluation.md, "Decoding", measures them):
 The score of every method is the heatmap's value at its first maximum (NaN ignored), taken from
 the heatmaps as given; a low score is how a flat (lost) plane shows.
 """
-import math
 from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._common import opmath_dtype
+from ._common import opmath_dtype, sigma_arg
 from ._library import _C, ops
 from .integral_coords import integral_coords, integral_radius
 
@@ -45,10 +44,7 @@ def _decode_heatmaps_fake(heatmaps, method):
 
 
 def _check_sigma(sigma) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise RuntimeError(f"decode_heatmaps: sigma must be a finite number > 0 (the training targets' sigma "
-                           f"in heatmap pixels), got {sigma!r}")
-    return float(sigma)
+    return sigma_arg(sigma, "decode_heatmaps", " (the training targets' sigma in heatmap pixels)")
 
 
 def gaussian_kernel_1d(sigma: float, dtype=torch.float32, device=None) -> Tensor:

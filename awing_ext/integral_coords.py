@@ -20,7 +20,7 @@ import math
 
 from torch import Tensor
 
-from ._common import integer_arg
+from ._common import integer_arg, sigma_arg
 from ._coords_op import register_coords_op
 from ._library import _C, ops
 
@@ -32,9 +32,7 @@ register_coords_op("integral_coords", _C.check_integral_coords_args, _C.check_in
 def integral_radius(sigma: float) -> int:
     """The window radius for Gaussian targets of `sigma` heatmap pixels: ceil(3 sigma), the
     support of the rendered Gaussian (render_heatmaps truncates at 3 sigma)."""
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise RuntimeError(f"integral_radius: sigma must be a finite number > 0, got {sigma!r}")
-    return max(1, math.ceil(3 * sigma - 1e-9))
+    return max(1, math.ceil(3 * sigma_arg(sigma, "integral_radius") - 1e-9))
 
 
 def integral_coords(heatmaps: Tensor, radius: int = 3) -> Tensor:
