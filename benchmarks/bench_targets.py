@@ -28,7 +28,7 @@ the least any implementation must do), with the call's time over that floor.
 Allocation: the batched outputs are large (a batch of 32 is 36 MB of heatmaps). glibc serves such
 blocks with mmap and returns them on free, so every call would pay first-touch page faults, which
 are very slow on some VMs; benchmarks/common.py therefore makes glibc keep freed memory for reuse
-(training/engine/runtime.py, as the training loop does and as the CUDA caching allocator does on GPUs).
+(training/core/runtime.py, as the training loop does and as the CUDA caching allocator does on GPUs).
 
 Run from the repository root:  python -m benchmarks.bench_targets [--quick] [--help]
 """

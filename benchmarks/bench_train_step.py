@@ -26,7 +26,7 @@ import torch
 import awing_ext
 from training.data.transforms import AugmentConfig
 from training.data.registry import build_dataset
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.models import build_model
 from training.models.inputs import normalise_images
 

@@ -19,10 +19,10 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from training.engine.runtime import keep_freed_memory
+from training.core.runtime import keep_freed_memory
 
 # Every implementation benchmarked reuses freed memory instead of faulting fresh pages in on
-# each call (see training/engine/runtime.py): otherwise slow page faults on some VMs, not the
+# each call (see training/core/runtime.py): otherwise slow page faults on some VMs, not the
 # kernels, decide the numbers.
 MALLOC_KEEPS_FREED_MEMORY = keep_freed_memory()
 

@@ -62,10 +62,11 @@ def rendered_table(points: int, seeds) -> tuple:
 
 def checkpoint_table(path: str, samples: int) -> tuple:
     """Each decoder on the model's test split (one forward pass, decoded four ways)."""
-    from training.data.codec import HeatmapCodec
+    from training.core.codec import HeatmapCodec
     from training.data.registry import build_dataset
-    from training.data.codec import checkpoint_decoding
-    from training.engine.checkpoint import load_checkpoint, load_model
+    from training.core.codec import checkpoint_decoding
+    from training.core.checkpoint import load_checkpoint
+    from training.models.loading import load_model
     from training.eval import metrics
     from training.eval.protocol import evaluation_report, train_crop_landmarks
     from training.models.inputs import model_input

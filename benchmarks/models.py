@@ -18,7 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import awing_ext
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.data.registry import build_dataset
 from training.models import create_model, model_config
 from training.models.inputs import model_input

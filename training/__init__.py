@@ -1,15 +1,19 @@
 """awing training package.
 
-The top level holds the commands only, each a thin argparse front end run as
-``python -m training.<command>``: train, evaluate, detect, export, convert. The internals live in
-subpackages named by stage:
+The top level holds the commands only, each an argparse front end run as
+``python -m training.<command>``: train, evaluate, detect, export, convert, ablate. The internals
+live in subpackages, in one-way layers (docs/design.md, "Layers"; each imports only those above it
+in this list):
 
-* ``training.data``: datasets, crops and augmentation, the heatmap codec;
-* ``training.models``: the FAN (hourglasses, CoordConv);
-* ``training.engine``: the training loop, options and config files, checkpoints, run folders,
-  distributed training, the command-line runner (cli);
-* ``training.eval``: metrics, the evaluation protocols, NME normalisers, result plots;
-* ``training.infer``: the Predictor, face detection, tracking and smoothing, overlays.
+* ``training.core``: the floor: checkpoint I/O, the device and memory runtime, the commands'
+  shared plumbing (cli: argument types, strict JSON, run()), crop geometry, the heatmap codec;
+* ``training.data``: datasets, crops and augmentation;
+* ``training.models``: the FAN (hourglasses, CoordConv), the other backbones, loading a checkpoint's model;
+* ``training.infer``: the Predictor, face detection, tracking and smoothing, overlays, ONNX;
+* ``training.eval``: metrics, the evaluation protocols, result plots;
+* ``training.engine``: the training loop, train's options and config files, run folders,
+  distributed training;
+* ``training.ablation``: ablation grids, their runs, statistics and reports.
 
 Old module paths (``training.metrics``, ``training.checkpoint``, ``training.predict``, ...) keep
 working for one release: importing one gives the new module itself (the same object) with a
@@ -30,14 +34,18 @@ MOVED = {
     "checkpoint": "training.engine.checkpoint",
     "config": "training.engine.config",
     "distributed": "training.engine.distributed",
-    "runtime": "training.engine.runtime",
+    "runtime": "training.core.runtime",
     "run_folder": "training.engine.run_folder",
     "run_log": "training.engine.run_log",
-    "cli": "training.engine.cli",
-    "codec": "training.data.codec",
+    "cli": "training.core.cli",
+    "codec": "training.core.codec",
     "predict": "training.infer.predictor",
     "face_detector": "training.infer.face_detector",
     "smoothing": "training.infer.smoothing",
+    # 0.4's one-way layers (docs/design.md, "Layers"): the shared floor moved out of engine and data
+    "engine.runtime": "training.core.runtime",
+    "engine.cli": "training.core.cli",
+    "data.codec": "training.core.codec",
 }
 
 

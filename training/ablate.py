@@ -25,7 +25,7 @@ from .ablation.grid import ABLATION_FILES, MAX_SEEDS, load_grid
 from .ablation.report import collect, format_report, plot_nme, unreadable_results, write_json
 from .ablation.runner import LOG_NAME, RunOutcome, plan_runs, run_all, write_variant_options
 from .ablation.signals import signal_name, stop_on_signals
-from .engine.cli import UsageError, int_at_least, int_in, run, worker_count
+from .core.cli import UsageError, int_at_least, int_in, run, worker_count
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -33,8 +33,8 @@ import awing_ext
 from awing_ext.scheme_file import scheme_to_dict
 from awing_ext.schemes import get_scheme
 
-from .engine.cli import UsageError, run
-from .engine.checkpoint import describe_load_error, save_checkpoint
+from .core.cli import UsageError, run
+from .core.checkpoint import describe_load_error, save_checkpoint
 from .models import FANConfig, build_model
 
 __all__ = ["ReleasedCheckpointError", "released_state_dict", "released_keys", "convert_state_dict", "convert", "main"]

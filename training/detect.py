@@ -22,7 +22,7 @@ with (x, y) image pixels, pixel centres at integer coordinates (docs/design.md),
 landmark being the point "points"[i] of the checkpoint's landmark scheme; "crop" is the
 square the model saw (centre, side, roll in degrees counter-clockwise); "scores" are heatmap peaks
 (higher = more confident); "low_confidence" flags the points whose peak is below 0.2, planes the
-model left flat, whose landmark is a guess (training/data/codec.py). A folder's unreadable image gives {"image": PATH, "error": "..."} and
+model left flat, whose landmark is a guess (training/core/codec.py). A folder's unreadable image gives {"image": PATH, "error": "..."} and
 the run goes on. The output is strict JSON: a value that is not finite is written as null.
 
 Video: frames are read in order (OpenCV's VideoCapture: mp4, avi, mov, mkv, ... as its FFmpeg
@@ -60,14 +60,14 @@ from typing import Tuple
 import numpy as np
 import torch
 
-from .data.codec import DECODE_HELP, DECODE_METHODS
-from .engine.cli import UsageError, float_above, float_at_least, int_at_least, run
-from .engine.runtime import keep_freed_memory, resolve_device
+from .core.codec import DECODE_HELP, DECODE_METHODS
+from .core.cli import UsageError, float_above, float_at_least, int_at_least, run
+from .core.runtime import keep_freed_memory, resolve_device
 from .infer.face_detector import build_detector
 from .infer.predictor import Predictor
 from .infer.records import FaceFinder
-from .infer.runners import NoFace, check_out, find_checkpoint, run_folder, run_image
-from .infer.video import is_video, run_video
+from .detect_inputs import NoFace, check_out, detect_folder, detect_image, detect_video, find_checkpoint
+from .infer.video import is_video
 
 __all__ = ["parse_box", "parse_args", "main"]
 
@@ -180,10 +180,10 @@ def main(argv=None) -> int:
         predictor = onnx_predictor(args)
     try:
         if source.is_dir():
-            return run_folder(args, predictor, find)
+            return detect_folder(args, predictor, find)
         if is_video(source):
-            return run_video(args, predictor, find)
-        return run_image(args, predictor, find)
+            return detect_video(args, predictor, find)
+        return detect_image(args, predictor, find)
     except NoFace as exc:
         print(exc, file=sys.stderr)
         return 1

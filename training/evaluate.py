@@ -18,7 +18,7 @@ of a training run calls too.
 dark (default: DARK's modulation, then its Taylor step), taylor (the Taylor step alone), quarter
 (the paper's code) or integral (the integral term's windowed expectation); results_<split>.json
 records it ("decode"), and the share of points whose heatmap peak is below 0.2
-("low_confidence": flat planes, training/data/codec.py).
+("low_confidence": flat planes, training/core/codec.py).
 
 Landmark schemes (docs/datasets.md): the model's is the checkpoint's; the data is read in
 ``--scheme FILE`` (default: the run's scheme on the run's dataset, else the dataset's own). When
@@ -35,15 +35,16 @@ from pathlib import Path
 
 from awing_ext.schemes import LandmarkScheme
 
-from .engine.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
-from .engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
-from .data.codec import DECODE_HELP, DECODE_METHODS, codec_for
+from .core.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
+from .core.checkpoint import checkpoint_scheme, load_checkpoint
+from .models.loading import load_model
+from .core.codec import DECODE_HELP, DECODE_METHODS, codec_for
 from .data.registry import ANNOTATION_OPTIONS, DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
 from .eval.released_protocol import evaluate_released
 from .infer.predictor import flip_permutation_of
-from .engine.runtime import keep_freed_memory, resolve_device
+from .core.runtime import keep_freed_memory, resolve_device
 
 
 def parse_args(argv=None) -> argparse.Namespace:

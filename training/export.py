@@ -64,10 +64,11 @@ from torch import Tensor, nn
 from awing_ext.scheme_file import scheme_to_dict
 from awing_ext.schemes import LandmarkScheme
 
-from .data.codec import HeatmapCodec, checkpoint_decoding
-from .data.transforms import CROP_SCALE
-from .engine.cli import UsageError, float_above, int_at_least, run
-from .engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
+from .core.codec import HeatmapCodec, checkpoint_decoding
+from .core.geometry import CROP_SCALE
+from .core.cli import UsageError, float_above, int_at_least, run
+from .core.checkpoint import checkpoint_scheme, load_checkpoint
+from .models.loading import load_model
 from .infer.graph_decoding import GRAPH_DECODE_METHODS, LandmarkModel
 
 __all__ = ["HeatmapModel", "LandmarkModel", "export_torchscript", "export_onnx", "verify", "verify_decoding",

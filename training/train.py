@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .engine.cli import UsageError, run
-from .engine.checkpoint import load_checkpoint
+from .core.cli import UsageError, run
+from .core.checkpoint import load_checkpoint
 from .engine.distributed import shutdown
 from .eval.protocol import format_report
 from .engine.options import parse_args, parse_options, resume_options  # noqa: F401  (parse_args: the command's parser)
@@ -40,7 +40,7 @@ from .engine.trainer import InitCheckpointError, Trainer, final_test
 from .engine.loss_watch import LossStop
 from .engine.run_folder import (RunFolderError, RunLock, default_run_folder, holds_a_run, remove_run_outputs,
                                 remove_stale_temp_files)
-from .engine.runtime import keep_freed_memory, resolve_device
+from .core.runtime import keep_freed_memory, resolve_device
 
 
 def resume_path(args: argparse.Namespace, out: Path) -> Optional[Path]:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import torch
 
-from training.engine.checkpoint import save_checkpoint
+from training.core.checkpoint import save_checkpoint
 from training.models import build_model
 
 

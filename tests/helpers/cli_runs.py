@@ -1,6 +1,6 @@
 """Helpers of the reliability battery (tests/reliability: issue 17's cases, one file per theme).
 
-Most cases run the commands in this process through training.engine.cli.run, which is what
+Most cases run the commands in this process through training.core.cli.run, which is what
 ``python -m training.<command>`` does, so the exit status and the stderr a person reads are what
 the tests check, without the few seconds each interpreter start costs; the cases that need a
 second process (a second run at once, signals, killed parents) start one.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from training.engine.cli import run
+from training.core.cli import run
 
 from . import REPO as ROOT
 

@@ -49,7 +49,7 @@ def test_target_ops_on_a_second_device():
 def test_training_targets_and_loss_do_not_sync_the_host():
     """After a warm-up call (which copies the boundary span table once), building the targets of
     a training step and its loss forward/backward never wait for the GPU."""
-    from training.data.codec import HeatmapCodec
+    from training.core.codec import HeatmapCodec
     codec = HeatmapCodec(256, 64, 1.0, "68")
     lm = (faces(8, seed=9, size=256)).float().cuda()
     visible = torch.rand(8, 68, device="cuda") > 0.1

@@ -8,7 +8,7 @@ import textwrap
 import time
 
 from helpers.cli_runs import start_command, wait_for
-from training.engine.checkpoint import load_checkpoint
+from training.core.checkpoint import load_checkpoint
 from training.engine.run_folder import LOCK_NAME
 
 # one run of many steps (4000 faces in batches of 4), a checkpoint every step

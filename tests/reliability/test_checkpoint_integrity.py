@@ -15,7 +15,7 @@ import torch
 from helpers.cli_runs import assert_one_line_error, run_cli
 from training import detect, evaluate, export
 from training.infer import predictor as predict
-from training.engine.checkpoint import DIGEST_KEY, load_checkpoint, save_checkpoint, tensor_digest
+from training.core.checkpoint import DIGEST_KEY, load_checkpoint, save_checkpoint, tensor_digest
 from training.models import build_model
 
 

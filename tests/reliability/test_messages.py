@@ -6,7 +6,7 @@ import torch
 
 from helpers.cli_runs import TINY, assert_one_line_error, run_cli
 from training import detect, evaluate, train
-from training.engine.cli import one_line
+from training.core.cli import one_line
 
 
 def test_seed_is_checked_up_front(tmp_path, capsys):

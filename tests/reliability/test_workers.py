@@ -14,7 +14,7 @@ import pytest
 from helpers.cli_runs import ROOT, TINY, run_cli, subprocess_env
 from training import evaluate, train
 from training.engine.trainer import Trainer
-from training.engine.cli import max_workers
+from training.core.cli import max_workers
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
@@ -57,7 +57,7 @@ def test_workers_die_with_their_parent(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         import torch
-        from training.engine.runtime import worker_init
+        from training.core.runtime import worker_init
 
         class Slow(torch.utils.data.Dataset):
             def __len__(self):

@@ -8,8 +8,9 @@ import torch
 
 from helpers.released_fan import ReleasedFAN, randomise
 from training import convert, export
-from training.engine.cli import run
-from training.engine.checkpoint import load_checkpoint, load_model
+from training.core.cli import run
+from training.core.checkpoint import load_checkpoint
+from training.models.loading import load_model
 
 TOL = 1e-5
 
@@ -221,7 +222,7 @@ def test_the_converted_checkpoint_stores_its_scheme(tmp_path, capsys):
     """The built-in scheme of the landmark count by default; --scheme names the points of a model
     trained on one's own (its count must be the model's)."""
     from awing_ext import SCHEMES
-    from training.engine.checkpoint import checkpoint_scheme
+    from training.core.checkpoint import checkpoint_scheme
     src = tmp_path / "released.pth"
     torch.save(randomise(ReleasedFAN(1, 68, width=16, depth=2), seed=0).state_dict(), src)
     assert checkpoint_scheme(convert.convert(src, tmp_path / "a.pt"), "a.pt") == SCHEMES["68"]

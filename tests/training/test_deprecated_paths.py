@@ -13,7 +13,14 @@ OLD_NAMES = sorted(training.MOVED)
 
 def _forget(old: str) -> None:
     sys.modules.pop(f"training.{old}", None)
-    training.__dict__.pop(old, None)
+    parent, _, name = f"training.{old}".rpartition(".")
+    importlib.import_module(parent).__dict__.pop(name, None)
+
+
+def _from_import(old: str) -> str:
+    """`from training import metrics` or, for a module inside a subpackage, `from training.engine import cli`."""
+    parent, _, name = f"training.{old}".rpartition(".")
+    return f"from {parent} import {name} as module"
 
 
 @pytest.mark.parametrize("old", OLD_NAMES)
@@ -32,8 +39,18 @@ def test_from_training_import_an_old_name_warns(old):
     new = importlib.import_module(training.MOVED[old])
     _forget(old)
     with pytest.warns(DeprecationWarning, match=rf"training\.{old} is now"):
-        exec(f"from training import {old} as module", namespace := {})
+        exec(_from_import(old), namespace := {})
     assert namespace["module"] is new
+
+
+def test_the_split_checkpoint_module_keeps_its_names_with_a_warning():
+    """engine.checkpoint split into core.checkpoint (I/O) and models.loading (load_model)."""
+    from training.core.checkpoint import load_checkpoint
+    from training.models.loading import load_model
+    sys.modules.pop("training.engine.checkpoint", None)
+    with pytest.warns(DeprecationWarning, match=r"training\.engine\.checkpoint is now training\.core\.checkpoint"):
+        old = importlib.import_module("training.engine.checkpoint")
+    assert old.load_checkpoint is load_checkpoint and old.load_model is load_model
 
 
 def test_from_old_path_import_a_name():

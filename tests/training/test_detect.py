@@ -16,11 +16,12 @@ import torch
 import awing_ext
 from training import detect
 from training.infer import face_detector
-from training.infer import overlays, runners, tracking
+from training import detect_inputs
+from training.infer import overlays, tracking
 from training.infer import predictor as predict
-from training.engine.cli import run
+from training.core.cli import run
 from training.data.synthetic import render_synthetic_face
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.models import build_model
 
 from helpers import REPO
@@ -156,7 +157,7 @@ def test_missing_image_and_checkpoint(tmp_path, capsys, checkpoint, monkeypatch)
     # the default: the newest runs/*/best.pt
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     (tmp_path / "runs" / "r1" / "best.pt").write_bytes(Path(checkpoint).read_bytes())
-    assert runners.find_checkpoint(None) == Path("runs/r1/best.pt")
+    assert detect_inputs.find_checkpoint(None) == Path("runs/r1/best.pt")
 
 
 def _detector_or_skip():

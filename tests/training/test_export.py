@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from training import export
-from training.engine.cli import run
-from training.engine.checkpoint import load_checkpoint, load_model, save_checkpoint
+from training.core.cli import run
+from training.core.checkpoint import load_checkpoint, save_checkpoint
+from training.models.loading import load_model
 from training.models import build_model
 
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
@@ -127,7 +128,7 @@ def test_bad_arguments(tmp_path, checkpoint, capsys):
 
 
 # ------------------------------------------------------------------------ --with-decoding
-from training.data.codec import HeatmapCodec                     # noqa: E402
+from training.core.codec import HeatmapCodec                     # noqa: E402
 from training.data.registry import build_dataset                 # noqa: E402
 from training.infer.predictor import crop_landmarks              # noqa: E402
 from training.models.inputs import model_input                   # noqa: E402

@@ -16,7 +16,7 @@ Markdown table, written as ablation.json and drawn as ablation.png.
   *test* split; the other members are listed with their validation NME only, so the test split
   never chooses.
 * ``low conf. %`` is the mean over seeds of the share of test points whose heatmap peak is below
-  0.2 (results.json's low_confidence: flat planes, training/data/codec.py).
+  0.2 (results.json's low_confidence: flat planes, training/core/codec.py).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..engine.cli import strict_json
+from ..core.cli import strict_json
 from . import stats
 from .grid import Grid
 from .results import BASELINE, METRICS, RESULTS_NAME, load_results

@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from .io import DataError, load_image_rgb
-from .transforms import CROP_SCALE
+from ..core.geometry import CROP_SCALE
 
 __all__ = ["Record", "LandmarkDataset", "val_mask", "select_split", "VAL_MODULUS", "square_box",
            "check_landmarks_in_image", "image_size_from_header"]

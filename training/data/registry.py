@@ -46,7 +46,8 @@ from .ibug300w import IBUG300W
 from .io import DataError
 from .scheme_view import SchemeView
 from .synthetic import SyntheticFaces
-from .transforms import CROP_SCALE, AugmentConfig, CropAndAugment
+from ..core.geometry import CROP_SCALE
+from .transforms import AugmentConfig, CropAndAugment
 from .wflw import WFLW
 
 DATASETS = ("synthetic", "300w", "wflw", "cofw", "folder", "coco")

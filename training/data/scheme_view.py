@@ -13,7 +13,7 @@ import torch
 
 from awing_ext.schemes import LandmarkScheme, map_points
 
-from .transforms import crop_box
+from ..core.geometry import crop_box
 
 __all__ = ["SchemeView"]
 

@@ -28,6 +28,8 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from ..core.geometry import CROP_SCALE, apply_affine, crop_box, crop_matrix  # noqa: F401  (the crop's names, here too)
+
 
 @dataclass
 class AugmentConfig:
@@ -44,42 +46,8 @@ class AugmentConfig:
     noise_std: float = 0.05       # its largest std, fraction of 255 (drawn uniformly in [0, noise_std])
 
 
-CROP_SCALE = 1.25   # crop side / the landmark box's larger side: the usual FAN margin, used everywhere a crop is made
-
 NO_AUGMENT = AugmentConfig(rotate=0, scale_jitter=0, translate=0, flip=0, brightness=0, contrast=0, occlusion=0,
                            blur=0, noise=0)
-
-
-def crop_box(landmarks: np.ndarray, scale: float = CROP_SCALE) -> tuple:
-    """(cx, cy, side): the square crop around the landmarks' bounding box, `scale` × its larger side."""
-    pts = landmarks[np.isfinite(landmarks).all(axis=1)]
-    if len(pts) == 0:
-        raise ValueError("crop_box: no finite landmark to crop around")
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    centre = (lo + hi) / 2
-    side = float(max(hi - lo)) * scale
-    return float(centre[0]), float(centre[1]), max(side, 1.0)
-
-
-def crop_matrix(cx: float, cy: float, side: float, input_size: int, rotation_deg: float = 0.0,
-                flip: bool = False) -> np.ndarray:
-    """2x3 affine matrix taking image pixels to crop pixels (pixel centres at integers).
-
-    The crop's centre (cx, cy) lands on the output centre ((S-1)/2, (S-1)/2); `side` image pixels
-    span the output's S pixels; rotation is counter-clockwise in the image; flip mirrors x.
-    """
-    s = input_size / side
-    a = np.deg2rad(rotation_deg)
-    cos, sin = np.cos(a) * s, np.sin(a) * s
-    m = np.array([[cos, sin, 0.0], [-sin, cos, 0.0]])
-    m[:, 2] = np.array([(input_size - 1) / 2, (input_size - 1) / 2]) - m[:, :2] @ np.array([cx, cy])
-    if flip:
-        m = np.array([[-1.0, 0.0, input_size - 1], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
-    return m
-
-
-def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 class CropAndAugment:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict, Tuple
 
-from .cli import float_in
+from ..core.cli import float_in
 from .loss_ranges import float32_inverted, float32_normal, float32_scale, focal_alpha, smooth_l1_beta
 
 __all__ = ["LossParam", "LossSpec", "LOSS_FAMILY", "loss_ops"]

@@ -34,7 +34,7 @@ import argparse
 import math
 from typing import Callable, Optional
 
-from .cli import float_in
+from ..core.cli import float_in
 
 __all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "FOCAL_ALPHA_MAX", "SMOOTH_L1_BETA_MAX", "EPSILON_MAX", "float32_normal",
            "float32_scale", "float32_inverted", "smooth_l1_beta", "focal_alpha", "check_loss_ranges"]

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from .cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
+from ..core.cli import float_above, float_at_least, float_in, fraction, int_at_least, int_in, worker_count
 from .config import RUN_ONLY, OptionTable, RaisingParser, config_path_in, config_to_argv, load_config
 from ..data.registry import ANNOTATION_OPTIONS, DATASETS
 from .criterion import INTEGRAL_LOSSES, LOSSES

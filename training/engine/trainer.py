@@ -25,9 +25,9 @@ from awing_ext.schemes import LandmarkScheme
 
 from .criterion import build_criterion
 from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
-from .checkpoint import (check_finite_weights, checkpoint_scheme, fit_state_dict, load_checkpoint, load_model,
-                         save_checkpoint)
-from ..data.codec import HeatmapCodec, decoding_record
+from ..core.checkpoint import check_finite_weights, checkpoint_scheme, load_checkpoint, save_checkpoint
+from ..models.loading import fit_state_dict, load_model
+from ..core.codec import HeatmapCodec, decoding_record
 from ..data.registry import build_dataset
 from .distributed import all_reduce_sum, init_distributed
 from ..eval.protocol import evaluate_split, image_nmes, run_evaluation, train_crop_landmarks
@@ -36,7 +36,7 @@ from ..models.inputs import model_input
 from ..models.output_prior import init_output_prior
 from .run_folder import default_run_folder, trim_metrics_log
 from .run_log import RunLog
-from .runtime import worker_init
+from ..core.runtime import worker_init
 from .options import annotation_files, augment_config, lr_milestones
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -13,11 +13,11 @@ import torch
 
 from awing_ext.schemes import LandmarkScheme, get_scheme, map_points
 
-from ..engine.cli import strict_json
-from ..data.codec import LOW_CONFIDENCE_THRESHOLD, HeatmapCodec, low_confidence
+from ..core.cli import strict_json
+from ..core.codec import LOW_CONFIDENCE_THRESHOLD, HeatmapCodec, low_confidence
 from ..data.registry import build_dataset, subsets_of
 from ..infer.predictor import crop_landmarks
-from ..engine.runtime import worker_init
+from ..core.runtime import worker_init
 from . import metrics, plots
 from .normalisers import normaliser_lengths, normaliser_of
 
@@ -73,7 +73,7 @@ def evaluation_report(result: dict, subsets: dict, mean_shape: np.ndarray, thres
     baseline, plus one row per evaluation subset (300W common/challenging/full, WFLW attributes)
     when the dataset defines more than one, and "low_confidence": {threshold, fraction}, the share
     of predicted points whose heatmap peak is below the threshold (flat planes: a model that did
-    not learn shows it here; training/data/codec.py). `scheme`: the data's landmark scheme (its
+    not learn shows it here; training/core/codec.py). `scheme`: the data's landmark scheme (its
     normaliser; default: the built-in scheme with the data's number of points). Returns (report
     dict, {name: per-image NMEs})."""
     gt = result["gt"]

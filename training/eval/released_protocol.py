@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from . import metrics
-from ..data.codec import HeatmapCodec
+from ..core.codec import HeatmapCodec
 from ..models.inputs import model_input
 
 __all__ = ["square_crop", "released_crop", "released_decode", "released_nme", "FIRST_SIZE", "INPUT_SIZE"]

@@ -37,7 +37,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .predictor import CROP_SCALE, Crop, box_to_crop
+from ..core.geometry import CROP_SCALE, Crop, box_to_crop
 
 __all__ = ["Face", "HaarPass", "HAAR_PASSES", "HAAR_SHIFT", "HAAR_SIDE", "DetectorUnavailable",
            "HaarFaceDetector", "YuNetDetector", "haar_box_to_crop", "drop_nested", "build_detector"]

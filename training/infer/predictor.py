@@ -39,37 +39,18 @@ from torch import Tensor
 
 from awing_ext.schemes import LandmarkScheme, get_scheme
 
-from ..data.codec import HeatmapCodec, checkpoint_decoding, low_confidence
+from ..core.checkpoint import check_finite_weights, checkpoint_scheme, load_checkpoint
+from ..core.codec import HeatmapCodec, checkpoint_decoding, low_confidence
 from ..data.io import load_image_rgb, to_rgb_uint8
-from ..data.transforms import CROP_SCALE, apply_affine, crop_matrix
+from ..core.geometry import CROP_SCALE, Crop, apply_affine, box_to_crop, crop_matrix, image_as_crop
 from ..models.inputs import model_input
-from ..engine.runtime import resolve_device
+from ..models.loading import load_model
+from ..core.runtime import resolve_device
 
 __all__ = ["CROP_SCALE", "Crop", "Predictions", "Detections", "Predictor", "box_to_crop", "image_as_crop",
            "as_rgb_image", "flip_permutation_of", "crop_landmarks"]
 
-Crop = Tuple[float, ...]   # (cx, cy, side) or (cx, cy, side, angle): image pixels, degrees counter-clockwise
 ImageLike = Union[np.ndarray, str, Path]
-
-
-# ---------------------------------------------------------------------------------------- geometry
-def box_to_crop(box: Sequence[float], scale: float = CROP_SCALE) -> Tuple[float, float, float]:
-    """A landmark box (x, y, w, h) -> the training crop (cx, cy, side), exactly transforms.crop_box's
-    for landmarks spanning the box: the box covers pixels x .. x + w - 1, so the landmarks span
-    w - 1 pixels from centre to centre, the crop's centre is x + (w - 1) / 2 and its side
-    scale * (max(w, h) - 1) (at least 1)."""
-    if len(box) != 4:
-        raise ValueError(f"a face box is (x, y, w, h), got {tuple(box)!r}")
-    x, y, w, h = (float(v) for v in box)
-    if not np.all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
-        raise ValueError(f"a face box (x, y, w, h) needs finite values and w, h > 0, got {tuple(box)!r}")
-    return x + (w - 1) / 2, y + (h - 1) / 2, max(scale * (max(w, h) - 1), 1.0)
-
-
-def image_as_crop(image: np.ndarray) -> Tuple[float, float, float]:
-    """The whole image as the crop: its centre, side = its larger side."""
-    h, w = image.shape[:2]
-    return (w - 1) / 2, (h - 1) / 2, float(max(h, w))
 
 
 def as_rgb_image(image: ImageLike) -> np.ndarray:
@@ -198,7 +179,6 @@ class Predictor:
                  dtype: Optional[torch.dtype] = None, detector: Optional[Callable] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        from ..engine.checkpoint import check_finite_weights
         check_finite_weights(model.state_dict(), "Predictor")
         self.model = model.eval()
         self.channels_last = bool(channels_last)
@@ -247,8 +227,7 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path, device: Union[str, torch.device] = "auto", **kwargs) -> "Predictor":
         """Loads a checkpoint written by training.train (or training.convert) once (its digest
-        verified; weights with NaN or inf refused: training.engine.checkpoint)."""
-        from ..engine.checkpoint import checkpoint_scheme, load_checkpoint, load_model
+        verified; weights with NaN or inf refused: training.core.checkpoint)."""
         device = resolve_device(device) if isinstance(device, str) else device
         checkpoint = load_checkpoint(path, map_location=device)
         model = load_model(checkpoint, device, str(path))

@@ -7,7 +7,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .face_detector import Face
-from .predictor import Predictor, box_to_crop
+from ..core.geometry import box_to_crop
+from .predictor import Predictor
 
 __all__ = ["FaceFinder", "face_records", "scheme_fields", "check_box", "BOX_SCALE_MAX"]
 

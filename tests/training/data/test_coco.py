@@ -11,7 +11,7 @@ import torch
 from awing_ext import read_scheme
 from awing_ext.schemes import map_points
 from helpers.datasets import FACE5, write_coco, write_folder
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.data.coco import category_scheme, mirror_name
 from training.data.io import DataError
 from training.data.registry import build_base, build_dataset

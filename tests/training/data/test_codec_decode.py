@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import awing_ext
-from training.data.codec import DECODE_METHODS, LOW_CONFIDENCE_THRESHOLD, HeatmapCodec, low_confidence
+from training.core.codec import DECODE_METHODS, LOW_CONFIDENCE_THRESHOLD, HeatmapCodec, low_confidence
 
 
 def rendered_targets(size: int, n: int = 50, seed: int = 0, margin: int = 5, sigma: float = 1.0):

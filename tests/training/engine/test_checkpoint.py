@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from training.engine.checkpoint import load_checkpoint, save_checkpoint
+from training.core.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_round_trip(tmp_path):
@@ -53,7 +53,7 @@ def test_ctrl_c_during_a_save_finishes_the_checkpoint_then_interrupts(tmp_path, 
     import os
     import signal
 
-    import training.engine.checkpoint as checkpoint_module
+    import training.core.checkpoint as checkpoint_module
     real_save = torch.save
 
     def save_with_ctrl_c(obj, f):

@@ -4,7 +4,7 @@ import torch
 
 import awing_ext
 from helpers.cuda_parity import requires_cuda
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.models import build_model
 from training.models.inputs import normalise_images
 

@@ -11,7 +11,7 @@ from awing_ext import read_scheme
 from helpers.cli_runs import assert_one_line_error, run_cli
 from helpers.datasets import FACE5, write_coco
 from training import detect, evaluate, export, train
-from training.engine.checkpoint import load_checkpoint
+from training.core.checkpoint import load_checkpoint
 from training.infer.predictor import Predictor
 
 TINY = ["--preset", "tiny", "--workers", "0", "--no-progress", "--batch-size", "4", "--log-every", "1",

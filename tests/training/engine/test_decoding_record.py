@@ -5,8 +5,8 @@ before (loss "focal" -> sigmoid, the config's sigma)."""
 import pytest
 
 from training import train
-from training.data.codec import checkpoint_decoding, codec_for
-from training.engine.checkpoint import load_checkpoint
+from training.core.codec import checkpoint_decoding, codec_for
+from training.core.checkpoint import load_checkpoint
 from training.models import build_model
 
 from helpers.cli_runs import TINY, run_cli

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from training import train
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.data.registry import build_dataset
 from training.engine.trainer import Trainer
 from training.models import create_model, model_config

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from training.engine.cli import UsageError
+from training.core.cli import UsageError
 from training import evaluate, train
 from training.engine.trainer import Trainer
-from training.engine.checkpoint import load_checkpoint
+from training.core.checkpoint import load_checkpoint
 from training.engine.loss_watch import NonFiniteLoss
 
 TINY = ["--preset", "tiny", "--workers", "0", "--no-progress", "--batch-size", "8", "--val-samples", "16",

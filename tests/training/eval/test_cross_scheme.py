@@ -12,7 +12,7 @@ from helpers.cli_runs import assert_one_line_error, run_cli
 from helpers.datasets import write_300w_tree, write_coco
 from training import evaluate
 from training.data.registry import build_dataset
-from training.engine.checkpoint import save_checkpoint
+from training.core.checkpoint import save_checkpoint
 from training.models import build_model
 
 # WFLW -> 68, typed from the published list (68.toml cites it)

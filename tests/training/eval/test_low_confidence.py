@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import awing_ext
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.eval.protocol import evaluation_report, format_report
 
 

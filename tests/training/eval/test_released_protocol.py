@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.engine.cli import UsageError
+from training.core.cli import UsageError
 from training.eval.released_protocol import released_crop, released_decode, released_nme, square_crop
 
 
@@ -100,7 +100,7 @@ def test_evaluate_with_the_released_protocol(tmp_path, capsys):
 
 def test_released_protocol_refuses_other_datasets(tmp_path):
     from training import evaluate
-    from training.engine.checkpoint import save_checkpoint
+    from training.core.checkpoint import save_checkpoint
     from training.models import build_model
     model = build_model("tiny")
     save_checkpoint({"model": model.state_dict(), "model_config": dict(vars(model.config)),

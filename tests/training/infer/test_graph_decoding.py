@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import awing_ext
-from training.data.codec import HeatmapCodec
+from training.core.codec import HeatmapCodec
 from training.data.registry import build_dataset
 from training.infer.graph_decoding import GRAPH_DECODE_METHODS, GraphDecoder, LandmarkModel
 from training.infer.predictor import crop_landmarks

@@ -114,7 +114,7 @@ def test_flip_test_on_a_mirror_symmetric_face():
 def test_flip_test_averages_heatmaps_of_the_mirror():
     """With a stand-in model whose heatmaps are known, the flip-averaged heatmap of point k is the
     mean of its plain heatmap and its flip partner's heatmap from the mirrored crop, mirrored back."""
-    from training.data.codec import HeatmapCodec
+    from training.core.codec import HeatmapCodec
     from training.models import build_model
     from training.infer.predictor import crop_landmarks
 

@@ -9,7 +9,8 @@ import torch
 
 from helpers.cli_runs import assert_one_line_error, run_cli
 from training import evaluate, export, train
-from training.engine.checkpoint import load_checkpoint, load_model
+from training.core.checkpoint import load_checkpoint
+from training.models.loading import load_model
 from training.engine.options import parse_options
 from training.engine.trainer import architecture
 from training.infer.predictor import Predictor
