@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .fan import HeatmapOutputs
+from .heatmap_outputs import HeatmapOutputs
 
 __all__ = ["BackboneConfig", "BACKBONE_MODELS", "BACKBONE_SIZES", "INPUT_STEP"]
 

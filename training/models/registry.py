@@ -19,7 +19,8 @@ from typing import Optional, Union
 from torch import nn
 
 from .backbone_config import BACKBONE_SIZES, BackboneConfig
-from .fan import PRESETS, FANConfig, build_model
+from .fan import build_model
+from .fan_config import PRESETS, FANConfig
 
 __all__ = ["MODEL_NAMES", "ModelConfig", "model_option", "model_kind", "model_config", "config_from_dict",
            "create_model"]

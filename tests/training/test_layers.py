@@ -1,0 +1,86 @@
+"""training's one-way layers (docs/design.md, "Layers"): every import in every module, at the top or
+inside a function, goes to a package the importing one may use. A new import against the order
+fails here, naming the file and line, instead of becoming an import loop later."""
+import ast
+
+import pytest
+
+from helpers import REPO
+
+TRAINING = REPO / "training"
+
+# package -> the training packages its modules may import (besides their own package). The
+# top-level modules (the commands and detect_inputs.py) may import anything.
+MAY_IMPORT = {
+    "core": set(),
+    "data": {"core"},
+    "models": {"core"},
+    "infer": {"core", "data", "models"},
+    "eval": {"core", "data", "models", "infer"},
+    "engine": {"core", "data", "models", "eval"},
+    "ablation": {"core", "engine"},
+}
+# deprecation shims (until awing 0.4): they import the new place of what they used to hold
+SHIMS = {"engine/checkpoint.py", "infer/runners.py"}
+
+
+def _imported_packages(path, root=TRAINING):
+    """(line, training package) for each import of a training package in the file at `path`
+    (under `root`, the training folder)."""
+    package = path.relative_to(root).parts[0]
+    depth_of_file = len(path.relative_to(root).parts) - 1   # folders below training/
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                parts = (node.module or "").split(".")
+                if parts[0] == "training" and len(parts) > 1:
+                    yield node.lineno, parts[1]
+                continue
+            # a relative import: climb `level - 1` folders from the file's own folder
+            up = node.level - 1
+            if up == 0:
+                continue                                   # `from .x import`: its own folder
+            if up > depth_of_file:
+                raise AssertionError(f"{path}:{node.lineno}: a relative import above training/")
+            if up == depth_of_file:                        # from training itself
+                target = (node.module or "").split(".")[0]
+                yield node.lineno, target or package
+            # deeper folders (data/synthetic) climbing to their own package stay inside it
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "training" and len(parts) > 1:
+                    yield node.lineno, parts[1]
+
+
+def _modules():
+    for package in MAY_IMPORT:
+        for path in sorted((TRAINING / package).rglob("*.py")):
+            if str(path.relative_to(TRAINING)) not in SHIMS:
+                yield path
+
+
+@pytest.mark.parametrize("path", list(_modules()), ids=lambda p: str(p.relative_to(TRAINING)))
+def test_a_module_imports_only_the_layers_below_its_own(path):
+    package = path.relative_to(TRAINING).parts[0]
+    allowed = MAY_IMPORT[package] | {package}
+    wrong = [f"{path.relative_to(REPO)}:{line} imports training.{target}"
+             for line, target in _imported_packages(path) if target not in allowed]
+    assert not wrong, f"{package} may import {sorted(MAY_IMPORT[package]) or 'no other training package'}: " \
+                      + "; ".join(wrong)
+
+
+def test_every_package_has_a_rule():
+    packages = {p.name for p in TRAINING.iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(MAY_IMPORT)
+
+
+def test_the_checker_finds_every_form_of_import(tmp_path):
+    """The checker itself, on a file written for it: function-level, absolute and plain imports
+    are found; its own folder's are not."""
+    fake = tmp_path / "training" / "infer" / "bad.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("import training.eval.metrics\nfrom . import predictor\n"
+                    "def f():\n    from ..engine.trainer import Trainer\n    from .predictor import Predictor\n"
+                    "    from training.ablation import grid\n")
+    assert list(_imported_packages(fake, tmp_path / "training")) == [(1, "eval"), (4, "engine"), (6, "ablation")]
