@@ -23,7 +23,13 @@ draws an interpolating (Catmull-Rom) spline through them (see awing_ext.render_b
 ``flip`` is the permutation for a horizontal mirror: after mirroring the image, the new point
 ``i`` is the mirrored old point ``flip[i]`` (``flipped = mirrored[:, scheme.flip]``); an
 involution, or None for a scheme that declares no flip (no flip augmentation, no flip test).
-How training/eval uses the normaliser: training/eval/normalisers.py.
+
+The NME normaliser (docs/design.md, "Conventions"; the scheme file's ``normaliser``): two point
+groups whose centroids' distance normalises the error, or ``"bbox"``, sqrt(w·h) of the
+annotation's face box (COCO's ``bbox``, WFLW's and COFW's face rectangles) or of the bounding box
+of the visible ground-truth points where the data has no box. normaliser_of gives it with the
+label reports name it by and the pupils' groups (the built-ins' inter-pupil normaliser);
+training/eval/metrics.py computes the lengths (normaliser_lengths).
 """
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,7 +37,8 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["LandmarkScheme", "SCHEMES", "get_scheme", "map_points", "SCHEME_FOLDER"]
+__all__ = ["LandmarkScheme", "SCHEMES", "get_scheme", "map_points", "SCHEME_FOLDER", "SchemeNormaliser",
+           "NORMALISER_OF", "normaliser_of", "BBOX_LABEL"]
 
 SCHEME_FOLDER = Path(__file__).resolve().parent / "landmark_schemes"
 BUILTIN_POINTS = {"68": 68, "98": 98, "29": 29}
@@ -126,3 +133,44 @@ def get_scheme(name: Union[str, int, Path, LandmarkScheme]) -> LandmarkScheme:
         return read_scheme(name)
     raise ValueError(f"unknown landmark scheme {name!r}; known: 68 (300w), 98 (wflw), 29 (cofw), or a scheme "
                      f"file (.toml, docs/datasets.md)")
+
+
+BBOX_LABEL = "sqrt(w·h) of the face box"
+
+
+@dataclass(frozen=True)
+class SchemeNormaliser:
+    groups: Optional[Groups]                         # the two index groups; None: the bbox normaliser
+    label: str                                       # how reports name it
+    pupils: Optional[Groups] = None                  # the point groups whose centroids are the pupils
+
+    @property
+    def pair(self) -> Optional[Tuple[int, int]]:
+        """The landmark pair when each group is one point (the built-in schemes'), else None."""
+        if self.groups is None or len(self.groups[0]) != 1 or len(self.groups[1]) != 1:
+            return None
+        return self.groups[0][0], self.groups[1][0]
+
+
+def _normaliser(scheme: LandmarkScheme) -> SchemeNormaliser:
+    if scheme.normaliser == "bbox":
+        return SchemeNormaliser(None, scheme.normaliser_label or BBOX_LABEL, scheme.pupils)
+    a, b = scheme.normaliser
+    names = scheme.point_names
+
+    def say(group):
+        return names[group[0]] if len(group) == 1 else "the centroid of " + ", ".join(names[i] for i in group)
+
+    label = scheme.normaliser_label or f"distance between {say(a)} and {say(b)}"
+    return SchemeNormaliser((a, b), label, scheme.pupils)
+
+
+# built-in scheme name -> its normaliser (from its scheme file)
+NORMALISER_OF: Dict[str, SchemeNormaliser] = {name: _normaliser(scheme) for name, scheme in SCHEMES.items()}
+
+
+def normaliser_of(scheme: Union[str, int, LandmarkScheme]) -> SchemeNormaliser:
+    """The normaliser of a scheme (a built-in's name or number of points, or a LandmarkScheme)."""
+    scheme = get_scheme(scheme)
+    builtin = NORMALISER_OF.get(scheme.name)
+    return builtin if builtin is not None and SCHEMES[scheme.name] == scheme else _normaliser(scheme)

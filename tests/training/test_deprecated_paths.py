@@ -84,3 +84,23 @@ def test_names_detect_held_are_importable_from_it_with_a_warning(name):
     with pytest.warns(DeprecationWarning, match=rf"training\.detect\.{name} is now training\.infer\."):
         value = getattr(detect, name)
     assert value is getattr(module, name)
+
+
+def test_the_split_normalisers_module_keeps_its_names_with_a_warning():
+    """eval.normalisers split into awing_ext.schemes (the scheme's normaliser) and eval.metrics (lengths)."""
+    from awing_ext.schemes import normaliser_of
+    from training.eval.metrics import normaliser_lengths
+    sys.modules.pop("training.eval.normalisers", None)
+    with pytest.warns(DeprecationWarning, match=r"training\.eval\.normalisers is now awing_ext\.schemes"):
+        old = importlib.import_module("training.eval.normalisers")
+    assert old.normaliser_of is normaliser_of and old.normaliser_lengths is normaliser_lengths
+
+
+@pytest.mark.parametrize("old, new", [("run_image", "detect_image"), ("run_folder", "detect_folder"),
+                                      ("run_video", "detect_video"), ("find_checkpoint", "find_checkpoint")])
+def test_detect_runners_old_names_warn_and_give_the_new_functions(old, new):
+    from training import detect_inputs
+    from training.infer import runners
+    with pytest.warns(DeprecationWarning, match=rf"training\.infer\.runners\.{old} is now "
+                                                rf"training\.detect_inputs\.{new}"):
+        assert getattr(runners, old) is getattr(detect_inputs, new)

@@ -6,7 +6,7 @@ Each sample's points become the scheme's (an index takes that point, a list of i
 centroid; a centroid is visible when all its points are). The crop stays the source's: the
 sample's "box" (when the loader gives one) or the box around all the source points x box_scale,
 so a 5-point face is cropped as the whole face is. Without an annotated face box ("det_box") the
-box of the source points becomes it, for the "bbox" normaliser (training/eval/normalisers.py).
+box of the source points becomes it, for the "bbox" normaliser (awing_ext/schemes.py normaliser_of; training/eval/metrics.py normaliser_lengths).
 """
 import numpy as np
 import torch

@@ -1,3 +1,3 @@
 """Evaluation internals: metrics (NME, FR, AUC, CED), the evaluation protocol (protocol.py, what
 `python -m training.evaluate` and the end of a training run call), the released code's protocol,
-the schemes' NME normalisers and the result plots."""
+the schemes' NME normaliser lengths (metrics.normaliser_lengths) and the result plots."""

@@ -24,7 +24,7 @@ Conventions (docs/design.md, "Conventions"):
                   29 points: the annotated pupils 16 and 17 (same as "inter_ocular").
   ==============  ======================================================================
 
-  The pairs come from training/eval/normalisers.py. ``normaliser`` may also be a
+  The pairs come from awing_ext/schemes.py (normaliser_of). ``normaliser`` may also be a
   pair ``(a, b)`` where each of a, b is a point index or a sequence of indices (their centroid is
   used): the normaliser is then the distance between the two, for any K that has those indices.
 * **FR@X** = share of images with NME > X (strictly greater).
@@ -41,11 +41,12 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .normalisers import NORMALISER_OF
+from awing_ext.schemes import NORMALISER_OF, LandmarkScheme, normaliser_of
 
 __all__ = [
     "NORMALISERS",
     "normaliser_values",
+    "normaliser_lengths",
     "nme",
     "failure_rate",
     "ced",
@@ -57,8 +58,8 @@ __all__ = [
 ]
 
 # name -> {number of points K -> (left indices, right indices)}; the normaliser is the distance
-# between the centroids of the two index groups. training/eval/normalisers.py is
-# the single source of the pairs.
+# between the centroids of the two index groups. awing_ext/schemes.py (normaliser_of,
+# from the scheme files) is the single source of the pairs.
 NORMALISERS: Dict[str, Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]]] = {
     # COFW's is the pupils, i.e. inter-pupil (the COFW paper's convention)
     "inter_ocular": {int(k): n.groups for k, n in NORMALISER_OF.items()},
@@ -124,7 +125,7 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
 
     ``normaliser``: a name from :data:`NORMALISERS` ("inter_ocular", "inter_pupil"), a pair
     ``(a, b)`` of point indices / index sequences (distance between their centroids), or a numpy
-    array (N,) of the lengths themselves (a scheme's "bbox" normaliser: normalisers.py).
+    array (N,) of the lengths themselves (a scheme's "bbox" normaliser: normaliser_lengths).
 
     Raises ValueError for an unknown name, a point count the named normaliser is not defined
     for, indices out of range, and for any image whose normaliser is zero or not finite
@@ -165,6 +166,25 @@ def normaliser_values(gt, normaliser: NormaliserSpec = "inter_ocular") -> np.nda
                          f"(degenerate ground truth: coincident reference points)"
                          + (f"; {int(bad.sum())} images affected" if bad.sum() > 1 else ""))
     return values
+
+
+def normaliser_lengths(scheme: Union[str, int, LandmarkScheme], gt, visible=None, box_sizes=None) -> np.ndarray:
+    """Per-image normalising lengths (N,) of ground truth `gt` (N, K, 2): the scheme's point groups
+    (normaliser_values), or for "bbox" `box_sizes` (N,) (sqrt(w·h) of each image's
+    annotation box in gt's pixels; NaN where there is none) and else the box of the visible
+    ground-truth points."""
+    norm = normaliser_of(scheme)
+    if norm.groups is not None:
+        return normaliser_values(gt, norm.groups)
+    pts = np.asarray(gt, dtype=np.float64)
+    vis = np.ones(pts.shape[:2], bool) if visible is None else np.asarray(visible) > 0
+    lo = np.where(vis[..., None], pts, np.inf).min(axis=1)
+    hi = np.where(vis[..., None], pts, -np.inf).max(axis=1)
+    lengths = np.sqrt(np.prod(hi - lo, axis=-1))
+    if box_sizes is not None:
+        given = np.asarray(box_sizes, dtype=np.float64).reshape(-1)
+        lengths = np.where(np.isfinite(given), given, lengths)
+    return normaliser_values(gt, lengths)
 
 
 def nme(pred, gt, normaliser: NormaliserSpec = "inter_ocular", visible=None) -> np.ndarray:

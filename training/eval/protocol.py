@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from awing_ext.schemes import LandmarkScheme, get_scheme, map_points
+from awing_ext.schemes import LandmarkScheme, get_scheme, map_points, normaliser_of
 
 from ..core.cli import strict_json
 from ..core.codec import LOW_CONFIDENCE_THRESHOLD, HeatmapCodec, low_confidence
@@ -19,7 +19,7 @@ from ..data.registry import build_dataset, subsets_of
 from ..infer.predictor import crop_landmarks
 from ..core.runtime import worker_init
 from . import metrics, plots
-from .normalisers import normaliser_lengths, normaliser_of
+from .metrics import normaliser_lengths
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ from helpers.datasets import random_landmarks, write_cofw_mat, write_wflw_tree
 from training.data.io import DataError
 from training.data.wflw import ATTRIBUTES
 from training.data.registry import build_dataset, subsets_of
-from training.eval.normalisers import normaliser_of
+from awing_ext.schemes import normaliser_of
 
 TEST_FLAGS = [[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]]
 

@@ -99,7 +99,8 @@ def test_a_68_point_model_on_a_5_point_coco_set(tmp_path, monkeypatch, capsys):
 
 def test_the_bbox_normaliser_takes_the_box_or_the_visible_points_box(tmp_path):
     from awing_ext import read_scheme
-    from training.eval.normalisers import normaliser_lengths, normaliser_of
+    from awing_ext.schemes import normaliser_of
+    from training.eval.metrics import normaliser_lengths
     (tmp_path / "five.toml").write_text(FIVE)
     five = read_scheme(tmp_path / "five.toml")
     assert normaliser_of(five).groups is None and normaliser_of(five).label == "sqrt(w·h) of the face box"

@@ -100,7 +100,7 @@ def test_nme_custom_normaliser_pair():
 
 def test_normalisers_come_from_the_schemes():
     from awing_ext.schemes import SCHEMES
-    from training.eval.normalisers import normaliser_of
+    from awing_ext.schemes import normaliser_of
     for scheme in SCHEMES.values():
         norm = normaliser_of(scheme)
         left, right = NORMALISERS["inter_ocular"][scheme.num_points]
