@@ -60,7 +60,7 @@ from typing import Tuple
 import numpy as np
 import torch
 
-from .core.codec import DECODE_HELP, DECODE_METHODS
+from .core.codec import add_decode_option
 from .core.cli import UsageError, float_above, float_at_least, int_at_least, run
 from .core.runtime import keep_freed_memory, resolve_device
 from .infer.face_detector import build_detector
@@ -130,8 +130,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int_at_least(1), default=16,
                    help="images or frames read together; their faces' crops go through the model in batches "
                         "of this size")
-    p.add_argument("--decode", default=None, choices=DECODE_METHODS,
-                   help=DECODE_HELP + " (default: dark; with --onnx: the export's own)")
+    add_decode_option(p, default=None, note=" (default: dark; with --onnx: the export's own)")
     g = p.add_argument_group("face detector (training/infer/face_detector.py)")
     g.add_argument("--cascade", default=None, help="one Haar cascade XML instead of the bundled passes")
     g.add_argument("--single-pass", action="store_true", help="only the first Haar pass (frontalface_default)")

@@ -38,7 +38,7 @@ from awing_ext.schemes import LandmarkScheme
 from .core.cli import UsageError, float_above, int_at_least, run, strict_json, worker_count
 from .core.checkpoint import checkpoint_scheme, load_checkpoint
 from .models.loading import load_model
-from .core.codec import DECODE_HELP, DECODE_METHODS, codec_for
+from .core.codec import add_decode_option, codec_for
 from .data.registry import ANNOTATION_OPTIONS, DATASETS, build_base, build_dataset
 from .eval.metrics import format_table
 from .eval.protocol import evaluate_split, format_report, train_crop_landmarks
@@ -77,8 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--flip-test", action="store_true",
                    help="average the heatmaps of each crop and its mirror (left/right points swapped back): "
                         "the flip test of mmpose/HRNet evaluations, 2x the compute")
-    p.add_argument("--decode", default="dark", choices=DECODE_METHODS,
-                   help=DECODE_HELP)
+    add_decode_option(p)
     p.add_argument("--protocol", default="awing", choices=("awing", "released"),
                    help="awing: this package's crop, --decode's decoding and normaliser; released: the authors' "
                         "released WFLW test protocol (training/eval/released_protocol.py) for comparing with their numbers")

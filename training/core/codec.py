@@ -38,6 +38,11 @@ DECODE_HELP = ("heatmaps -> points (docs/evaluation.md): dark (DARK: Gaussian mo
                "integral (the integral term's relu(h) expectation in a ceil(3 sigma) window)")
 
 
+def add_decode_option(parser, default: Optional[str] = "dark", note: str = "") -> None:
+    """--decode, as evaluate and detect take it: one of DECODE_METHODS, with DECODE_HELP (+ `note`)."""
+    parser.add_argument("--decode", default=default, choices=DECODE_METHODS, help=DECODE_HELP + note)
+
+
 # How a consumer decodes a model's heatmaps: "identity" (the heatmaps are the scores) or
 # "sigmoid" (they are logits: a --loss focal model).
 HEATMAP_ACTIVATIONS = ("identity", "sigmoid")

@@ -1,7 +1,11 @@
 """What a training step's loss stops a run for, and the one line that says why.
 
-* A non-finite loss stops the run at once, before the optimiser steps (the weights stay the last
-  good ones; no checkpoint is written). The line names the last checkpoint only when there is one,
+* A non-finite loss stops the run at the next check, and no checkpoint is written after it. The
+  steps' losses stay on the device (add) and are checked together, with one host sync
+  (check_pending), at every --log-every step, at each epoch's end, at --max-steps and before every
+  checkpoint: as nanoGPT syncs only at its log interval, a GPU is never stalled for a host
+  round-trip per step. The weights may have taken up to --log-every - 1 steps past the bad loss,
+  but none of those is saved. The line names the first non-finite step, the last checkpoint only when there is one,
   and the options that make a loss overflow: the loss's (a value float32 cannot hold at every
   pixel: loss_ranges.py refuses the foreseeable ones), the learning rate, and autocast where it
   is on.
@@ -14,7 +18,9 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Tuple
+
+import torch
 
 from .criterion import describe_loss
 
@@ -39,12 +45,28 @@ class ZeroLoss(LossStop):
 
 
 class LossWatch:
-    """check(value, epoch, step) on each step's loss (the mean over processes, so that every
-    process stops at the same step)."""
+    """Each step's loss (the mean over processes, so that every process stops at the same step)
+    goes to add(); check_pending() checks those added since its last call, in step order."""
 
     def __init__(self, args: argparse.Namespace, out: Path, autocast: Optional[str]):
         self.args, self.out, self.autocast = args, Path(out), autocast   # autocast: "bf16", "fp16" or None
         self.zero_steps = 0
+        self.pending: List[Tuple[torch.Tensor, int, int]] = []   # (0-dim loss on the device, epoch, step)
+
+    def add(self, value: torch.Tensor, epoch: int, step: int) -> None:
+        """Keeps a step's loss, a 0-dim tensor on the device, for the next check: no host sync."""
+        self.pending.append((value, epoch, step))
+
+    def check_pending(self) -> Optional[float]:
+        """One host sync for every loss added since the last call: check() each, in step order.
+        Returns the last one's value (None when nothing was added)."""
+        if not self.pending:
+            return None
+        pending, self.pending = self.pending, []
+        values = torch.stack([value for value, _, _ in pending]).tolist()
+        for value, (_, epoch, step) in zip(values, pending):
+            self.check(value, epoch, step)
+        return values[-1]
 
     def check(self, value: float, epoch: int, step: int) -> None:
         if not math.isfinite(value):

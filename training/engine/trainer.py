@@ -228,14 +228,17 @@ class Trainer:
                            disable=args.no_progress or not self.dist.is_main, dynamic_ncols=True)
                 t0, seen = time.perf_counter(), 0
                 for batch in bar:
-                    loss = self.train_step(batch)
+                    self.train_step(batch)
                     p.step += 1
                     p.step_in_epoch += 1
                     seen += len(batch["index"])
-                    rate = seen / (time.perf_counter() - t0)
-                    bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}",
-                                    step=f"{p.step}/{args.epochs * steps_per_epoch}")
-                    if p.step % args.log_every == 0:
+                    logged = p.step % args.log_every == 0
+                    if logged or p.step_in_epoch == steps_per_epoch or self.finished():
+                        loss = self.loss_watch.check_pending()   # the host sync: the losses since the last one
+                        rate = seen / (time.perf_counter() - t0)
+                        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.1f}",
+                                        step=f"{p.step}/{args.epochs * steps_per_epoch}")
+                    if logged:
                         log.write({"epoch": p.epoch, "step": p.step, "loss": loss,
                                    "lr": self.optimizer.param_groups[0]["lr"], "images_per_s": rate})
                     if p.step % args.checkpoint_every == 0:
@@ -290,7 +293,9 @@ class Trainer:
                        f"(best {100 * p.best_nme:.2f}%)", file=sys.stderr)
 
     # ------------------------------------------------------------------ one step, one validation
-    def train_step(self, batch: dict) -> float:
+    def train_step(self, batch: dict) -> torch.Tensor:
+        """One optimiser step; returns the loss (the mean over processes) as a 0-dim tensor on the
+        device, handed to the loss watch without a host sync (fit checks them at its log interval)."""
         images = model_input(batch["image"].to(self.device, non_blocking=True), self.model.config,
                              self.args.channels_last)
         landmarks = batch["landmarks"].to(self.device, non_blocking=True)
@@ -300,8 +305,8 @@ class Trainer:
             outputs = self.net(images)
         loss = self.criterion(outputs, target, weight, self.codec.crop_to_heatmap(landmarks.float()), visible)
         # the mean over processes: what is logged, and what every process decides NaN-stops on
-        value = all_reduce_sum(loss.detach().reshape(1), self.dist).item() / self.dist.world_size
-        self.loss_watch.check(value, self.progress.epoch, self.progress.step)   # non-finite, or 0 for long
+        value = all_reduce_sum(loss.detach().reshape(1), self.dist)[0] / self.dist.world_size
+        self.loss_watch.add(value, self.progress.epoch, self.progress.step)   # checked for NaN / lasting 0 later
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -370,6 +375,9 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
     def save(self, name: str) -> None:
+        """Writes a checkpoint, after checking every loss since the last check (on every process,
+        so all stop together): no checkpoint is ever written over a non-finite loss."""
+        self.loss_watch.check_pending()
         if self.dist.is_main:  # replicas hold identical weights: one writer
             save_checkpoint(self.checkpoint(), self.out / name)
 
