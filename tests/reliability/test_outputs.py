@@ -11,8 +11,7 @@ import torch
 
 from helpers.cli_runs import assert_one_line_error, run_cli
 from helpers.released_fan import ReleasedFAN, randomise
-from training import convert, detect, export
-from training.infer import video
+from training import convert, detect, detect_inputs, export
 
 BOX = ["--box", "10,10,40,40"]
 
@@ -90,6 +89,6 @@ def test_detect_write_failures_are_errors(model_checkpoint, media, tmp_path, cap
 
         def release(self):
             pass
-    monkeypatch.setattr(video, "open_video_writer", lambda *a, **k: SilentWriter())
+    monkeypatch.setattr(detect_inputs, "open_video_writer", lambda *a, **k: SilentWriter())
     code, _, err = run_cli(detect.main, [media / "clip.avi", *ckpt, *BOX, "--out", tmp_path / "v.mp4"], capsys)
     assert_one_line_error(code, err, "writing the overlay video", "failed")
