@@ -1,4 +1,4 @@
-"""One call of each kernel the speed goals are about, for `ncu` (scripts/gpu_check.sh):
+"""One call of each kernel the speed goals are about, for `ncu` (benchmarks/gpu_check.py):
 
 * the loss at N = 32, C = 69, 64 x 64, float32, forward + backward (adaptive_wing_loss_kernel,
   finish_sum_kernel; backward is a PyTorch multiply);
@@ -8,7 +8,8 @@
 
 The calls run inside the NVTX range "awing" (after the inputs are built and synchronised), so
 `ncu --nvtx --nvtx-include "awing/"` profiles exactly their kernels.
-    python scripts/gpu_profile_kernels.py [--device cuda]
+
+    python -m benchmarks.profile_workload [--device cuda]
 """
 import argparse
 import sys
