@@ -18,6 +18,7 @@ import argparse
 import datetime
 import glob
 import inspect
+import itertools
 import json
 import os
 import platform
@@ -93,8 +94,7 @@ def find_tool(name: str) -> str:
     """A CUDA tool from PATH, else from CUDA_HOME, /usr/local/cuda or Nsight Compute; else its bare name."""
     folders = [os.environ.get("CUDA_HOME", ""), "/usr/local/cuda", *sorted(glob.glob("/opt/nvidia/nsight-compute/*"))]
     candidates = [Path(d) / sub / name for d in folders if d for sub in ("bin", ".")]
-    found = shutil.which(name) or next((str(p) for p in candidates if p.is_file() and os.access(p, os.X_OK)), None)
-    return found or name
+    return shutil.which(name) or next((str(p) for p in candidates if p.is_file() and os.access(p, os.X_OK)), name)
 
 
 def command_output(args, timeout=30) -> str:
@@ -113,15 +113,17 @@ def plan(work: str, scratch: str, wanted: Optional[list] = None, rehearse: Optio
                   sanitizer=q(sanitizer), ncu=q(ncu), build_mode="if-stale" if wanted else "always",
                   # PyTorch's caching allocator hides out-of-bounds accesses in its cached blocks from memcheck
                   sanitize=f"PYTORCH_NO_CUDA_MEMORY_CACHING=1 {q(sanitizer)} --error-exitcode 1 --print-limit 30",
-                  filter="--kernel-name kns=awing " if "--kernel-name " in command_output([sanitizer, "--help"]) else "",
+                  filter="--kernel-name kns=awing " * ("--kernel-name " in command_output([sanitizer, "--help"])),
                   workload=f"{py} -m benchmarks.sanitize_workload")
     tools = {step.tool for step in STEPS if step.name in (wanted or ())}
     steps = []
     for step in STEPS:
-        if wanted and step.name not in (*wanted, "environment", "build") and not (step.kind == "probe" and step.tool in tools):
+        probe_needed = step.kind == "probe" and step.tool in tools
+        if wanted and step.name not in (*wanted, "environment", "build") and not probe_needed:
             continue
         if rehearse is not None:
-            step = step._replace(command="{helper} standin " + f"{step.name} {rehearse.get(step.name, 'pass')} {{work}}",
+            outcome = rehearse.get(step.name, "pass")
+            step = step._replace(command=f"{{helper}} standin {step.name} {outcome} {{work}}",
                                  limit=int(os.environ.get("AWING_REHEARSE_LIMIT", "5")))
         steps.append(step._replace(command=step.command.format(**fields)))
     return steps
@@ -171,7 +173,9 @@ class Run:
         started, now = [], time.monotonic()
         left = int(self.start + self.budget - now - RESERVE)
         for step in batch:
-            if any(row[0] == "build" and row[2] != "pass" and not row[2].startswith("skipped") for row in self.rows):
+            if self.stop:  # a signal came while the batch was starting: the rest is not reached
+                break
+            if any(row[0] == "build" and row[2] not in ("pass", "skipped (budget spent)") for row in self.rows):
                 skip = ("skipped (build failed)", "-", "")
             elif step.kind != "probe" and step.tool in self.tool_down:
                 skip = ("unavailable", self.tool_down[step.tool], f" (see {self.tool_down[step.tool]})")
@@ -303,7 +307,7 @@ def check(args) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, stop)
     run.report("running")
-    for batch in batches(steps):
+    for _, batch in itertools.groupby(steps, key=lambda step: step.group or step.name):  # a group runs at once
         if not run.stop:
             run.run_batch(batch)
         if not run.stop:
@@ -318,17 +322,6 @@ def check(args) -> int:
         print("\n" + (out / "report.md").read_text(), end="")
     shutil.rmtree(scratch, ignore_errors=True)
     return status
-
-
-def batches(steps: list) -> list:
-    """The steps in order, a group's consecutive steps together (they run at the same time)."""
-    out = []
-    for step in steps:
-        if out and step.group and out[-1][0].group == step.group:
-            out[-1].append(step)
-        else:
-            out.append([step])
-    return out
 
 
 def dry_run(args) -> int:
@@ -389,7 +382,8 @@ def stale_reason() -> Optional[str]:
     if not any(Path(f).name == f"_C{suffix}" for f in built):
         return "awing_ext/_C is not built"
     built_at = min(os.path.getmtime(f) for f in built)
-    newer = [p for p in [*(ROOT / "csrc").rglob("*"), ROOT / "setup.py"] if p.is_file() and p.stat().st_mtime > built_at]
+    sources = [*(ROOT / "csrc").rglob("*"), ROOT / "setup.py"]
+    newer = [p for p in sources if p.is_file() and p.stat().st_mtime > built_at]
     if newer:
         return f"{newer[0].relative_to(ROOT)} is newer than the build"
     info = imported_build_info()
@@ -410,7 +404,8 @@ def build(mode: str, out: str) -> int:
         print(f"building: {reason}")
         import torch
         if not torch.cuda.is_available():
-            print(f"error: torch sees no CUDA device to build for (torch {torch.__version__}, CUDA {torch.version.cuda})")
+            print(f"error: torch sees no CUDA device to build for (torch {torch.__version__}, "
+                  f"CUDA {torch.version.cuda})")
             return 1
         arch = "%d.%d" % torch.cuda.get_device_capability()
         env = {"TORCH_CUDA_ARCH_LIST": arch, "AWING_FORCE_CUDA": "1",
@@ -463,6 +458,7 @@ def cuda_skips(junit: str) -> int:
 # then error 999 at the first allocation; "Failed to initialize the profiler: LibraryNotLoaded").
 TOOL_REFUSALS = re.compile(r"Device not supported|LibraryNotLoaded|ERR_NVGPUCTRPERM|Failed to initialize the profiler"
                            r"|permission to access NVIDIA GPU Performance Counters|\berror 999\b", re.I)
+PROBE_TIMEOUT = 90
 PROBE_OPTIONS = {"compute-sanitizer": ["--tool", "memcheck", "--error-exitcode", "1"],
                  "ncu": ["--clock-control", "none", "--section", "SpeedOfLight"]}
 TORCH_PROBE = ("import torch; x = torch.ones(32, device='cuda') + 1; torch.cuda.synchronize(); "
@@ -489,7 +485,7 @@ def probe_verdict(tool: str, rc: int, output: str) -> Optional[str]:
     return None
 
 
-def probe(tool: str, path: str, workdir: str, timeout: int = 90) -> int:
+def probe(tool: str, path: str, workdir: str) -> int:
     """Runs `tool` over gpu_probe.cu (compiled once with nvcc; without nvcc, a one-kernel torch program)."""
     exe = shutil.which(path)
     if exe is None:
@@ -499,15 +495,16 @@ def probe(tool: str, path: str, workdir: str, timeout: int = 90) -> int:
     if nvcc and not program.exists():
         r = subprocess.run([nvcc, "-o", str(program), str(ROOT / "benchmarks" / "gpu_probe.cu")],
                            capture_output=True, text=True)
-        print(f"nvcc could not build the probe (rc={r.returncode}), probing with torch instead:\n{r.stdout}{r.stderr}"
-              if r.returncode else "", end="")
-    command = [exe, *PROBE_OPTIONS[tool], *([str(program)] if program.exists() else [sys.executable, "-c", TORCH_PROBE])]
+        if r.returncode:
+            print(f"nvcc could not build the probe (rc={r.returncode}), probing with torch:\n{r.stdout}{r.stderr}")
+    target = [str(program)] if program.exists() else [sys.executable, "-c", TORCH_PROBE]
+    command = [exe, *PROBE_OPTIONS[tool], *target]
     print("$ " + shlex.join(command), flush=True)
     try:
-        r = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout)
+        r = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=PROBE_TIMEOUT)
         rc, output = r.returncode, r.stdout + r.stderr
     except subprocess.TimeoutExpired as exc:
-        rc, output = 124, f"{exc.stdout or ''}{exc.stderr or ''}\n(no answer in {timeout} s)"
+        rc, output = 124, f"{exc.stdout or ''}{exc.stderr or ''}\n(no answer in {PROBE_TIMEOUT} s)"
     print(output)
     reason = probe_verdict(tool, rc, output)
     print(f"unavailable: {tool} {reason}; its passes are skipped as unavailable" if reason
@@ -522,7 +519,8 @@ FAKE_ERRORS = {
               "error: command '/usr/local/cuda/bin/nvcc' failed with exit code 2"],
     "cuda-tests": ["FAILED tests/ops/adaptive_wing_loss/test_cuda.py::test_reduction_is_deterministic - AssertionError",
                    "1 failed, 400 passed in 61.0s"],
-    "memcheck": ["========= Invalid __global__ read of size 4 bytes", "=========     at awing::cuda::loss_map_mask_kernel",
+    "memcheck": ["========= Invalid __global__ read of size 4 bytes",
+                 "=========     at awing::cuda::loss_map_mask_kernel",
                  "========= ERROR SUMMARY: 1 error"],
 }
 FAKE_OUTPUTS = {  # step: (file, content); a benchmark's content is its one row of results
@@ -533,8 +531,8 @@ FAKE_OUTPUTS = {  # step: (file, content); a benchmark's content is its one row 
     "bench-targets": ("targets.json", {"device": "cuda", "batch": 64, "ms / call": 0.2, "over_write_floor": 1.33}),
     "bench-train-step": ("train_step.json", {"device": "cuda", "preset": "paper", "amp": "bf16", "batch": 32,
                                              "step ms": 30.4}),
-    "ncu-profile": ("ncu_kernels.txt", "  void awing::cuda::adaptive_wing_loss_kernel<float, int, 4, false>(const float *, "
-                    "int) (1056, 1, 1)x(256, 1, 1), Context 1, Stream 7, Device 0, CC 9.0\n"
+    "ncu-profile": ("ncu_kernels.txt", "  void awing::cuda::adaptive_wing_loss_kernel<float, int, 4, false>"
+                    "(const float *, int) (1056, 1, 1)x(256, 1, 1), Context 1, Stream 7, Device 0, CC 9.0\n"
                     "    Duration                         us        30.05\n"),
 }
 
@@ -588,7 +586,8 @@ BENCHMARKS = (
 )
 NCU_METRICS = ("Duration", "DRAM Throughput", "Memory Throughput", "Compute (SM) Throughput",
                "L1/TEX Hit Rate", "L2 Hit Rate", "Achieved Occupancy", "Registers Per Thread")
-FIRST_ERRORS = re.compile(r"\berror\b|^FAILED |^ERROR |Traceback|Invalid __|hazard|uninitiali[sz]ed|AssertionError", re.I)
+FIRST_ERRORS = re.compile(r"\berror\b|^FAILED |^ERROR |Traceback|Invalid __|hazard|uninitiali[sz]ed|AssertionError",
+                          re.I)
 FENCE = "`" * 3
 
 
@@ -693,7 +692,8 @@ def summary_lines(rows, state, budget, elapsed, exit_status) -> list:
     meaning = {0: "no step failed", 1: "a correctness step failed", 2: "a benchmark or profile step failed"}
     run = {"running": f"in progress: {done} of {len(rows)} steps done after {clock} (this report is rewritten "
                       "after every step)",
-           "killed": f"**KILLED** after {clock}, {done} of {len(rows)} steps done; the others are listed as not reached",
+           "killed": f"**KILLED** after {clock}, {done} of {len(rows)} steps done; the others are listed as "
+                     "not reached",
            }.get(state, f"finished in {clock}; exit status {exit_status} ({meaning.get(exit_status, '?')})")
     failed = [r[0] for r in rows if r[2] not in ("pass", "unavailable", "pending", "not reached")
               and not r[2].startswith("skipped")]
