@@ -109,11 +109,12 @@ def plan(work: str, scratch: str, wanted: Optional[list] = None, rehearse: Optio
     after environment and build, with the probe of each one's tool; a rehearsal's are stand-ins."""
     q, py = shlex.quote, shlex.quote(sys.executable)
     sanitizer, ncu = find_tool("compute-sanitizer"), find_tool("ncu")
+    filters_by_name = "--kernel-name " in command_output([sanitizer, "--help"])
     fields = dict(py=py, helper=f"{py} -m benchmarks.gpu_check --helper", work=q(work), scratch=q(scratch),
                   sanitizer=q(sanitizer), ncu=q(ncu), build_mode="if-stale" if wanted else "always",
                   # PyTorch's caching allocator hides out-of-bounds accesses in its cached blocks from memcheck
                   sanitize=f"PYTORCH_NO_CUDA_MEMORY_CACHING=1 {q(sanitizer)} --error-exitcode 1 --print-limit 30",
-                  filter="--kernel-name kns=awing " * ("--kernel-name " in command_output([sanitizer, "--help"])),
+                  filter="--kernel-name kns=awing " if filters_by_name else "",
                   workload=f"{py} -m benchmarks.sanitize_workload")
     tools = {step.tool for step in STEPS if step.name in (wanted or ())}
     steps = []
@@ -158,7 +159,6 @@ class Run:
         self.rows = []        # [name, kind, status, seconds, log] per finished step, as in steps.tsv
         self.tool_down = {}   # tool -> the log of the probe that found it unavailable
         self.stop = 0         # the signal that ended the run, once one has
-        out.mkdir(parents=True, exist_ok=True)
         for name in ("report.md", "bundle.tar.gz"):
             (out / name).unlink(missing_ok=True)
         (out / "steps.tsv").write_text("")
@@ -291,6 +291,11 @@ def write_bundle(work: Path, path: Path, limit: int = 4 << 20) -> None:
 
 def check(args) -> int:
     out = args.outdir.resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"gpu_check: cannot make the output folder: {exc}", file=sys.stderr)
+        return 2
     scratch = Path(tempfile.mkdtemp(prefix="awing-gpu-check."))
     steps = plan(str(scratch / "work"), str(scratch), args.steps, args.rehearse)
     paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]

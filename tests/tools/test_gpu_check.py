@@ -298,6 +298,7 @@ def test_report_states_results_goals_and_missing_inputs(tmp_path):
 
 
 def test_a_broken_report_writer_still_leaves_a_report(tmp_path, monkeypatch):
+    (tmp_path / "out").mkdir()
     run = gpu_check.Run(gpu_check.plan("w", "s")[:2], tmp_path / "out", tmp_path / "scratch", 420, rehearsal=False)
     run.rows.append(["environment", "correctness", "pass", "3", "logs/environment.log"])
     monkeypatch.setattr(gpu_check, "report_text", lambda *args: 1 / 0)
