@@ -24,7 +24,6 @@ from training.data.synthetic import render_synthetic_face
 from training.core.codec import HeatmapCodec
 from training.models import build_model
 
-from helpers import REPO
 from helpers.checkpoints import untrained_tiny_checkpoint
 
 # Real photos with 68-point .pts files (e.g. the faces of PyTorch's data-loading tutorial) are not
@@ -328,13 +327,9 @@ def test_overlay_draws_a_rotated_crop_where_the_model_looked():
 
 
 def test_video_jitter_script(checkpoint, capsys):
-    """scripts/video_jitter.py (the README's smoothing figures) runs and prints both rows."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("video_jitter", REPO / "scripts"
-                                                  / "video_jitter.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main(["--checkpoint", str(checkpoint), "--frames", "5"]) == 0
+    """benchmarks/video_jitter.py (the README's smoothing figures) runs and prints both rows."""
+    from benchmarks import video_jitter
+    assert video_jitter.main(["--checkpoint", str(checkpoint), "--frames", "5"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| plain") or line.startswith("| --smooth")]
     assert len(rows) == 2 and all(float(r.split("|")[2]) >= 0 for r in rows)

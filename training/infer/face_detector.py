@@ -13,7 +13,7 @@ Haar (the default): several passes, in order, until one finds a face (HAAR_PASSE
      the angle, so the landmark model sees the face upright);
   5. frontalface_default on the histogram-equalised image (dark, low-contrast photos).
 On the 15 photos of faces68 (real photos with dlib's 68 points; not shipped), measured by
-``python scripts/detector_recall.py FOLDER``: the classic single pass finds 12/15 faces, all
+``python -m benchmarks.detector_recall FOLDER``: the classic single pass finds 12/15 faces, all
 passes 15/15, with the same 1 false detection. The passes were chosen on those same photos, so
 15/15 is an optimistic figure for other photos; passes 4 and 5 change nothing there.
 

@@ -141,8 +141,8 @@ def test_recall_on_real_photos():
     """All passes find every face of faces68 (15 photos) with at most one false detection; the
     classic single pass finds fewer (12)."""
     _haar_or_skip()
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "detector_recall.py"), str(FACES68)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.detector_recall", str(FACES68)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "/" in line]
     found = [int(r.split("|")[2].split("/")[0]) for r in rows]

@@ -1,6 +1,6 @@
 """Frame-to-frame landmark jitter of `detect` on a still face in video, with and without --smooth.
 
-    python scripts/video_jitter.py --checkpoint runs/demo/best.pt [--photo face.jpg] [--frames 100]
+    python -m benchmarks.video_jitter --checkpoint runs/demo/best.pt [--photo face.jpg] [--frames 100]
 
 Writes a video of the photo (default: a synthetic face, found through its landmark box) with fresh
 Gaussian pixel noise in every frame (--noise grey levels: what a still face looks like to a
@@ -20,11 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training import detect  # noqa: E402
-from training.data.io import load_image_rgb  # noqa: E402
-from training.data.synthetic import render_synthetic_face  # noqa: E402
+from training import detect
+from training.data.io import load_image_rgb
+from training.data.synthetic import render_synthetic_face
 
 
 def run_detect(argv) -> tuple:

@@ -1,4 +1,4 @@
-// The smallest CUDA program: scripts/gpu_steps.py runs compute-sanitizer and ncu on it before
+// The smallest CUDA program: benchmarks/gpu_check.py runs compute-sanitizer and ncu on it before
 // their real passes, so a tool this machine refuses is reported as unavailable, not as a bug in
 // awing's kernels.
 #include <cstdio>

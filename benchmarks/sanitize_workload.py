@@ -1,12 +1,12 @@
 """A short run of every awing_ext op, forward and backward, over the inputs that break kernels:
 every dtype, tiny and odd shapes, W % 4 != 0, empty tensors, channels-last and strided views,
 contiguous views whose storage offset misaligns vector loads, NaN/inf values, every reduction
-and kernel size 1/3/7, scalar and full grad_outputs. scripts/gpu_check.sh runs it under each
+and kernel size 1/3/7, scalar and full grad_outputs. benchmarks/gpu_check.py runs it under each
 compute-sanitizer tool; it also runs on the CPU (tests/tools/test_gpu_check.py keeps it working).
 --ops picks some of the ops: racecheck and synccheck only find something in the kernels with
-shared memory or barriers, so gpu_check.sh runs them over those alone.
+shared memory or barriers, so the check runs them over those alone.
 
-    python scripts/gpu_sanitize_driver.py [--device cuda] [--int64] [--ops loss,decode]
+    python -m benchmarks.sanitize_workload [--device cuda] [--int64] [--ops loss,decode]
 """
 import argparse
 import itertools
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
         calls += run_index_switch(device)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    print(f"sanitize driver: {calls} op calls ({','.join(o for o in OPS if o in ops)}) on {device} finished")
+    print(f"sanitize workload: {calls} op calls ({','.join(o for o in OPS if o in ops)}) on {device} finished")
     return 0
 
 

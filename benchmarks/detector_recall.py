@@ -1,6 +1,6 @@
 """The face detector's recall on a folder of photos with 68-point .pts files (one face each).
 
-    python scripts/detector_recall.py ../shared/data/faces68
+    python -m benchmarks.detector_recall ../shared/data/faces68
 
 A face counts as found when a detected face's crop (training/infer/face_detector.py) is centred within
 30 % of the landmark box's side of that box's centre and its side is 1.0-2.0 x the landmark box's
@@ -13,10 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training.data.io import IMAGE_EXTENSIONS, DataError, load_image_rgb, read_pts  # noqa: E402
-from training.infer.face_detector import HAAR_PASSES, HaarFaceDetector  # noqa: E402
+from training.data.io import IMAGE_EXTENSIONS, DataError, load_image_rgb, read_pts
+from training.infer.face_detector import HAAR_PASSES, HaarFaceDetector
 
 
 def is_hit(crop, centre, side) -> bool:

@@ -1,4 +1,4 @@
-"""One call of each kernel the speed goals are about, for `ncu` (scripts/gpu_check.sh):
+"""One call of each kernel the speed goals are about, for `ncu` (benchmarks/gpu_check.py):
 
 * the loss at N = 32, C = 69, 64 x 64, float32, forward + backward (adaptive_wing_loss_kernel,
   finish_sum_kernel; backward is a PyTorch multiply);
@@ -8,7 +8,8 @@
 
 The calls run inside the NVTX range "awing" (after the inputs are built and synchronised), so
 `ncu --nvtx --nvtx-include "awing/"` profiles exactly their kernels.
-    python scripts/gpu_profile_kernels.py [--device cuda]
+
+    python -m benchmarks.profile_workload [--device cuda]
 """
 import argparse
 import sys
@@ -21,19 +22,16 @@ import awing_ext
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
-    args = parser.parse_args(argv)
-    device = torch.device(args.device)
+    device = torch.device(parser.parse_args(argv).device)
+    cuda = device.type == "cuda"
     gen = torch.Generator(device=device).manual_seed(0)
     lm = torch.rand(64, 68, 2, generator=gen, device=device) * 63
     target = awing_ext.render_heatmaps(lm[:32], 64, 1.5)
     target = torch.cat([target, awing_ext.render_boundaries(lm[:32], "68", 64)], dim=1)
     pred = (target + 0.05 * torch.randn(target.shape, generator=gen, device=device)).requires_grad_(True)
     out = torch.empty_like(target)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-    cuda = device.type == "cuda"
     if cuda:
+        torch.cuda.synchronize()
         torch.cuda.nvtx.range_push("awing")
     awing_ext.adaptive_wing_loss(pred, target).backward()
     torch.add(pred.detach(), target, out=out)
