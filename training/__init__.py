@@ -1,7 +1,8 @@
 """awing training package.
 
-The top level holds the commands only, each an argparse front end run as
-``python -m training.<command>``: train, evaluate, detect, export, convert, ablate. The internals
+The top level holds the commands, each an argparse front end run as ``python -m
+training.<command>`` (train, evaluate, detect, export, convert, ablate), and their argparse bodies
+beside them (train_options.py, train_config.py: --config files; detect_inputs.py). The internals
 live in subpackages, in one-way layers (docs/design.md, "Layers"; each imports only those above it
 in this list):
 
@@ -11,7 +12,7 @@ in this list):
 * ``training.models``: the FAN (hourglasses, CoordConv), the other backbones, loading a checkpoint's model;
 * ``training.infer``: the Predictor, face detection, tracking and smoothing, overlays, ONNX;
 * ``training.eval``: metrics, the evaluation protocols, result plots;
-* ``training.engine``: the training loop, train's options and config files, run folders,
+* ``training.engine``: the training loop (criterion, loss watch, schedule), run folders,
   distributed training;
 * ``training.ablation``: ablation grids, their runs, statistics and reports.
 
@@ -32,7 +33,7 @@ MOVED = {
     "released_protocol": "training.eval.released_protocol",
     "visualize": "training.eval.plots",
     "checkpoint": "training.engine.checkpoint",
-    "config": "training.engine.config",
+    "config": "training.train_config",
     "distributed": "training.engine.distributed",
     "runtime": "training.core.runtime",
     "run_folder": "training.engine.run_folder",
@@ -46,6 +47,7 @@ MOVED = {
     "engine.runtime": "training.core.runtime",
     "engine.cli": "training.core.cli",
     "data.codec": "training.core.codec",
+    "engine.config": "training.train_config",
 }
 
 

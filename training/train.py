@@ -35,7 +35,7 @@ from .core.cli import UsageError, run
 from .core.checkpoint import load_checkpoint
 from .engine.distributed import shutdown
 from .eval.protocol import format_report
-from .engine.options import parse_args, parse_options, resume_options  # noqa: F401  (parse_args: the command's parser)
+from .train_options import parse_args, parse_options, resume_options  # noqa: F401  (parse_args: the command's parser)
 from .engine.trainer import InitCheckpointError, Trainer, final_test
 from .engine.loss_watch import LossStop
 from .engine.run_folder import (RunFolderError, RunLock, default_run_folder, holds_a_run, remove_run_outputs,

@@ -17,8 +17,8 @@ import pytest
 from helpers.cli_runs import TINY, assert_one_line_error, run_cli, start_command, wait_for
 from training import train
 from training.core.checkpoint import load_checkpoint
-from training.engine.config import load_config
-from training.engine.options import build_parser
+from training.train_config import load_config
+from training.train_options import build_parser
 from training.engine.run_folder import LOCK_NAME, RunFolderError, RunLock, trim_metrics_log
 
 

@@ -104,3 +104,14 @@ def test_detect_runners_old_names_warn_and_give_the_new_functions(old, new):
     with pytest.warns(DeprecationWarning, match=rf"training\.infer\.runners\.{old} is now "
                                                 rf"training\.detect_inputs\.{new}"):
         assert getattr(runners, old) is getattr(detect_inputs, new)
+
+
+def test_the_moved_train_options_keep_their_old_path_with_a_warning():
+    """engine.options moved beside the train command (train_options); its helpers went to engine."""
+    from training.engine.schedule import lr_milestones
+    from training.engine.trainer import augment_config
+    from training.train_options import build_parser
+    sys.modules.pop("training.engine.options", None)
+    with pytest.warns(DeprecationWarning, match=r"training\.engine\.options is now training\.train_options"):
+        old = importlib.import_module("training.engine.options")
+    assert (old.build_parser, old.lr_milestones, old.augment_config) == (build_parser, lr_milestones, augment_config)

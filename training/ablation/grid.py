@@ -16,7 +16,7 @@
     lr = [5e-4, 2e-3, 8e-3]           # a list expands to one variant per value (awing-lr0.0005, ...);
                                       # the report selects the best on the validation split
 
-The keys follow training/engine/config.py (``batch-size`` or ``batch_size``; one-level tables such
+The keys follow training/train_config.py (``batch-size`` or ``batch_size``; one-level tables such
 as ``[base.data]`` only group keys). Every variant's merged options are checked as train checks a
 --config file, before anything runs: an unknown key or a bad value is an error naming the file,
 the variant and the key. The keys the ablation sets itself per run (RESERVED) are refused.
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..engine.config import ConfigError, RaisingParser, config_to_argv, flatten_options, read_text
 from ..engine.loss_ranges import check_loss_ranges
-from ..engine.options import build_parser
+from ..train_config import ConfigError, RaisingParser, config_to_argv, flatten_options, read_text
+from ..train_options import build_parser
 
 if sys.version_info >= (3, 11):
     import tomllib

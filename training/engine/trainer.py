@@ -23,21 +23,22 @@ import awing_ext
 from awing_ext.scheme_file import scheme_to_dict, scheme_to_toml
 from awing_ext.schemes import LandmarkScheme
 
-from .criterion import build_criterion
-from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
 from ..core.checkpoint import check_finite_weights, checkpoint_scheme, load_checkpoint, save_checkpoint
-from ..models.loading import fit_state_dict, load_model
 from ..core.codec import HeatmapCodec, decoding_record
-from ..data.registry import build_dataset
-from .distributed import all_reduce_sum, init_distributed
+from ..core.runtime import worker_init
+from ..data.registry import ANNOTATION_OPTIONS, build_dataset
+from ..data.transforms import AugmentConfig
 from ..eval.protocol import evaluate_split, image_nmes, run_evaluation, train_crop_landmarks
-from ..models.registry import ModelConfig, config_from_dict, create_model, model_config
 from ..models.inputs import model_input
+from ..models.loading import fit_state_dict, load_model
 from ..models.output_prior import init_output_prior
+from ..models.registry import ModelConfig, config_from_dict, create_model, model_config
+from .criterion import build_criterion
+from .distributed import all_reduce_sum, init_distributed
+from .loss_watch import LossWatch, NonFiniteLoss, ZeroLoss  # noqa: F401  (NonFiniteLoss, ZeroLoss: re-exported)
 from .run_folder import default_run_folder, trim_metrics_log
 from .run_log import RunLog
-from ..core.runtime import worker_init
-from .options import annotation_files, augment_config, lr_milestones
+from .schedule import lr_milestones
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 AMP_NAMES = {dtype: name for name, dtype in AMP_DTYPES.items() if dtype is not None}
@@ -57,6 +58,19 @@ class Progress:
 
 
 # ---------------------------------------------------------------------- setup
+def annotation_files(args: argparse.Namespace) -> dict:
+    """--annotations, --val-annotations, --test-annotations (coco) as build_dataset's options
+    (an older run's options have none)."""
+    return {k: getattr(args, k, None) for k in ANNOTATION_OPTIONS}
+
+
+def augment_config(args: argparse.Namespace) -> AugmentConfig:
+    """The AugmentConfig of the augmentation options."""
+    return AugmentConfig(rotate=args.rotate, scale_jitter=args.scale_jitter, translate=args.translate, flip=args.flip,
+                         brightness=args.brightness, contrast=args.contrast, occlusion=args.occlusion,
+                         blur=args.blur, blur_sigma=args.blur_sigma, noise=args.noise, noise_std=args.noise_std)
+
+
 def setup_device(args: argparse.Namespace) -> tuple:
     """(processes, this process's device, autocast dtype or None): --amp auto = bf16 on CUDA, none on CPU."""
     dist, device = init_distributed(args.device)

@@ -3,7 +3,6 @@ with autograd through the references, opcheck of each op, and torch.compile."""
 import pytest
 import torch
 
-import awing_ext
 
 from .cases import CASES
 

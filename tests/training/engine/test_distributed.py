@@ -86,7 +86,6 @@ def test_torchrun_command_line(tmp_path, processes):
     check's one-process NCCL run relies on)."""
     import subprocess
     import sys
-    from pathlib import Path
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
            "-m", "training.train", *ARGS, "--epochs", "1", "--device", "cpu", "--out", str(out)]

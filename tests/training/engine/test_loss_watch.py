@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from training.engine.loss_watch import ZERO_LOSS_STEPS, LossWatch, NonFiniteLoss, ZeroLoss
-from training.engine.options import parse_args
+from training.train_options import parse_args
 
 
 def _watch(tmp_path):

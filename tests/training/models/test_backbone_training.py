@@ -11,7 +11,7 @@ from helpers.cli_runs import assert_one_line_error, run_cli
 from training import evaluate, export, train
 from training.core.checkpoint import load_checkpoint
 from training.models.loading import load_model
-from training.engine.options import parse_options
+from training.train_options import parse_options
 from training.engine.trainer import architecture
 from training.infer.predictor import Predictor
 from training.models import BackboneConfig, FANConfig

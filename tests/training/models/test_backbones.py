@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from training.models import BackboneConfig, FANConfig, PRESETS, config_from_dict, create_model, model_config
+from training.models import BackboneConfig, PRESETS, config_from_dict, create_model, model_config
 from training.models.registry import MODEL_NAMES, model_kind
 from training.models.timm_features import BackboneUnavailable
 

@@ -8,8 +8,10 @@ from dataclasses import asdict
 import pytest
 
 from training import train
-from training.engine.config import ConfigError, load_config
-from training.engine.options import augment_config, build_parser, lr_milestones
+from training.train_config import ConfigError, load_config
+from training.engine.schedule import lr_milestones
+from training.engine.trainer import augment_config
+from training.train_options import build_parser
 from training.data.transforms import AugmentConfig
 
 from helpers import REPO as ROOT
