@@ -21,7 +21,7 @@ MAY_IMPORT = {
     "ablation": {"core", "engine", "train_options", "train_config"},   # a grid's options are train's
 }
 # deprecation shims (until awing 0.4): they import the new place of what they used to hold
-SHIMS = {"engine/checkpoint.py", "engine/options.py", "infer/runners.py"}
+SHIMS = {"engine/checkpoint.py", "engine/options.py", "eval/normalisers.py", "infer/runners.py"}
 
 
 def _imported_packages(path, root=TRAINING):
@@ -91,3 +91,20 @@ def test_the_checker_finds_every_form_of_import(tmp_path):
                     "def f():\n    from ..engine.trainer import Trainer\n    from .predictor import Predictor\n"
                     "    from training.ablation import grid\n")
     assert list(_imported_packages(fake, tmp_path / "training")) == [(1, "eval"), (4, "engine"), (6, "ablation")]
+
+
+def test_no_module_imports_a_deprecated_path():
+    """Every module of training and benchmarks imports cleanly with DeprecationWarning as an error
+    (a fresh interpreter, so nothing is imported before): none uses an old path kept for users."""
+    import subprocess
+    import sys
+    shims = {"training." + path[:-len(".py")].replace("/", ".") for path in SHIMS}
+    code = ("import importlib, pkgutil, training, benchmarks\n"
+            f"shims = {sorted(shims)!r}\n"
+            "for package in (training, benchmarks):\n"
+            "    for m in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+            "        if m.name not in shims:\n"
+            "            importlib.import_module(m.name)\n")
+    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
