@@ -6,7 +6,8 @@ Markdown table, written as ablation.json and drawn as ablation.png.
 * The mean shape (every face given its training split's average shape) is fitted per seed: a
   seed's value is the same for every variant (same seed, same data), so its row averages each
   seed's value over the variants that have it.
-* A variant whose NME is not below the mean shape's **did not learn**: the table says so and gives
+* A variant whose NME is not below the mean shape's, at its mean or at any one seed, **did not
+  learn**: the table says so and gives
   it neither a rank nor a verdict (its difference from the baseline would measure a failed
   optimisation, not the ablated component). A run whose results hold a non-finite value (null in
   results.json) counts the same way.
@@ -212,6 +213,9 @@ def _notes(numbers: dict) -> List[str]:
     table = numbers["statistics"] or {}
     if table.get("note"):
         notes.append(table["note"] + ".")
+    for row in table.get("variants", []):
+        if row["did_not_learn"]:
+            notes.append(f"{numbers['labels'].get(row['name'], row['name'])}: {row['note']}.")
     if len(numbers["seeds"]) == 1:
         notes.append("One seed: no confidence intervals and no verdicts (a paired interval needs two seeds).")
     for family, chosen in numbers["learning_rates"].items():
@@ -229,8 +233,8 @@ def format_report(numbers: dict) -> str:
                f"mean [{conf} Student-t interval] over seeds; NME and FR in %, AUC up to "
                f"{_percent(numbers['threshold'])} % NME. The difference from the baseline is paired by seed, "
                f"with its {conf} interval; verdict: better or worse when the interval excludes 0, no evidence "
-               f"when it contains it. A variant whose NME is not below the mean shape's did not learn: not "
-               f"ranked, no verdict.")
+               f"when it contains it. A variant whose NME is not below the mean shape's, on average or at any "
+               f"one seed, did not learn: not ranked, no verdict.")
     notes = _notes(numbers)
     return "\n\n".join([f"### {numbers['title']}", caption, format_table(numbers)] + (["\n".join(notes)] if notes else []))
 

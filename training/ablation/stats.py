@@ -25,11 +25,13 @@ verdict
     correction).
 
 did not learn
-    A variant whose mean NME is not below the mean shape's (every face given the training faces'
-    average shape: what a model scores without learning from the image) did not learn. Its
-    difference from the reference measures a failed optimisation, not the ablated component, so
-    it is neither ranked nor given a verdict; when the reference did not learn, no variant gets a
-    verdict.
+    A run whose NME is not below the mean shape's (every face given the training faces' average
+    shape: what a model scores without learning from the image) did not learn. A variant did not
+    learn when its mean NME is not below the mean shape's mean, or when any of its seeds did not
+    learn (that seed's NME against that seed's mean shape): a variant that collapsed at one seed
+    in three is not a model to rank, and its interval would be the collapse's. Its difference from
+    the reference measures a failed optimisation, not the ablated component, so it is neither
+    ranked nor given a verdict; when the reference did not learn, no variant gets a verdict.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from typing import Dict, Hashable, Mapping, Optional, Sequence, Union
 from scipy.stats import t as student_t
 
 __all__ = ["METRICS", "LOWER_IS_BETTER", "BETTER", "WORSE", "NO_EVIDENCE", "summary", "verdict",
-           "paired_difference", "did_not_learn", "variant_table"]
+           "paired_difference", "did_not_learn", "seeds_that_did_not_learn", "variant_table"]
 
 METRICS = ("nme", "fr", "auc")
 LOWER_IS_BETTER = {"nme": True, "fr": True, "auc": False}
@@ -121,10 +123,21 @@ def paired_difference(variant: Mapping[Hashable, float], baseline: Mapping[Hasha
             "verdict": verdict(stats["ci_low"], stats["ci_high"], lower_is_better)}
 
 
+def seeds_that_did_not_learn(variant_nmes: Values, mean_shape_nmes: Values) -> list:
+    """The seeds (a sequence's: indices) whose NME is not below the mean shape's NME at the same
+    seed; a seed the mean shape has no value for is compared with the mean shape's mean."""
+    ours = _finite(variant_nmes, "variant NME")
+    shape = _finite(mean_shape_nmes, "mean-shape NME")
+    shape_mean = statistics.fmean(shape.values())
+    return [seed for seed, nme in ours.items() if nme >= shape.get(seed, shape_mean)]
+
+
 def did_not_learn(variant_nmes: Values, mean_shape_nmes: Values) -> bool:
-    """True when the variant's mean NME is not below the mean shape's mean NME."""
-    return (summary(variant_nmes, what="variant NME")["mean"]
-            >= summary(mean_shape_nmes, what="mean-shape NME")["mean"])
+    """True when the variant's mean NME is not below the mean shape's mean NME, or any of its
+    seeds' NME is not below that seed's mean-shape NME (module docstring)."""
+    mean_rule = (summary(variant_nmes, what="variant NME")["mean"]
+                 >= summary(mean_shape_nmes, what="mean-shape NME")["mean"])
+    return mean_rule or bool(seeds_that_did_not_learn(variant_nmes, mean_shape_nmes))
 
 
 def _percent(value: float) -> str:
@@ -157,20 +170,27 @@ def variant_table(variants: Mapping[str, Mapping[Hashable, Mapping[str, float]]]
                      "rank": None, "vs_reference": None,
                      "note": None if summarised else "no finished seed: not summarised, ranked or compared"})
 
+    def why_not_learned(name: str) -> str:
+        row = next(r for r in rows if r["name"] == name)
+        if row["nme"]["mean"] >= shape["mean"]:
+            return f"mean NME {_percent(row['nme']['mean'])}, not below the mean shape's {_percent(shape['mean'])}"
+        seeds = seeds_that_did_not_learn(values[name]["nme"], mean_shape_nme)
+        shape_at = _finite(mean_shape_nme, "mean-shape NME")
+        return "; ".join(f"seed {s}: NME {_percent(values[name]['nme'][s])}, not below the mean shape's "
+                         f"{_percent(shape_at.get(s, shape['mean']))}" for s in seeds)
+
     ref = next(r for r in rows if r["name"] == reference)
     reference_learned = None if ref["did_not_learn"] is None else not ref["did_not_learn"]
     why = None   # why no variant gets a verdict
     if reference_learned is None:
         why = f"the reference {reference!r} has no finished seed"
     elif not reference_learned:
-        why = (f"the reference {reference!r} did not learn (mean NME {_percent(ref['nme']['mean'])}, not below "
-               f"the mean shape's {_percent(shape['mean'])})")
+        why = f"the reference {reference!r} did not learn ({why_not_learned(ref['name'])})"
     for row in rows:
         if row["did_not_learn"] is None:
             continue
         if row["did_not_learn"]:
-            row["note"] = (f"did not learn (mean NME {_percent(row['nme']['mean'])}, not below the mean shape's "
-                           f"{_percent(shape['mean'])}): not ranked, no verdict")
+            row["note"] = f"did not learn ({why_not_learned(row['name'])}): not ranked, no verdict"
         elif row is ref:
             row["note"] = "the reference: the others are compared with it"
         elif why:

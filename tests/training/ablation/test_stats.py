@@ -7,8 +7,8 @@ import math
 import pytest
 from scipy.stats import t as student_t
 
-from training.ablation.stats import (BETTER, NO_EVIDENCE, WORSE, did_not_learn, paired_difference, summary,
-                                     variant_table, verdict)
+from training.ablation.stats import (BETTER, NO_EVIDENCE, WORSE, did_not_learn, paired_difference,
+                                     seeds_that_did_not_learn, summary, variant_table, verdict)
 
 T_975_4 = 2.7764451051977943   # t quantile 0.975, 4 degrees of freedom (to 17 digits; tables: 2.776)
 
@@ -196,3 +196,20 @@ def test_table_refuses_nan_and_an_unknown_reference():
         variant_table({"awing": _runs(BASE), "wing": _runs({0: 0.04, 1: math.nan})}, SHAPE, "awing")
     with pytest.raises(ValueError, match="reference 'sota' is not one of the variants"):
         variant_table({"awing": _runs(BASE)}, SHAPE, "sota")
+
+
+def test_one_seed_that_did_not_learn_is_enough():
+    """A mean below the mean shape's does not hide a seed that collapsed (components.toml's plain
+    FAN: 21.23 % at seed 0 against the mean shape's 18.31 %, 13.60 % and 14.94 % at the others)."""
+    shape = {0: 0.1831, 1: 0.1808, 2: 0.1815}
+    fan = {0: 0.2123, 1: 0.1360, 2: 0.1494}
+    assert seeds_that_did_not_learn(fan, shape) == [0]
+    assert did_not_learn(fan, shape) is True
+    assert seeds_that_did_not_learn({0: 0.13, 1: 0.12, 2: 0.13}, shape) == []
+    assert seeds_that_did_not_learn({0: 0.19, 5: 0.19}, shape) == [0, 5]   # seed 5: against the mean, 0.1818
+    table = variant_table({"fan": _runs(fan), "coordconv": _runs({0: 0.13, 1: 0.12, 2: 0.13})}, shape, "fan")
+    first, second = table["variants"]
+    assert first["did_not_learn"] and first["rank"] is None and table["ranking"] == ["coordconv"]
+    assert "seed 0: NME 21.23 %, not below the mean shape's 18.31 %" in first["note"]
+    assert table["note"].startswith("the reference 'fan' did not learn (seed 0: NME 21.23 %")
+    assert second["vs_reference"] is None and second["rank"] == 1
