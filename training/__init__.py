@@ -3,8 +3,8 @@
 The top level holds the commands, each an argparse front end run as ``python -m
 training.<command>`` (train, evaluate, detect, export, convert, ablate), and their argparse bodies
 beside them (train_options.py, train_config.py: --config files; detect_inputs.py). The internals
-live in subpackages, in one-way layers (docs/design.md, "Layers"; each imports only those above it
-in this list):
+live in subpackages, in one-way layers: each imports only the packages docs/design.md's "Layers"
+table allows it (all of them above it in this list; tests/training/test_layers.py checks):
 
 * ``training.core``: the floor: checkpoint I/O, the device and memory runtime, the commands'
   shared plumbing (cli: argument types, strict JSON, run()), crop geometry, the heatmap codec;

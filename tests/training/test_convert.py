@@ -1,5 +1,5 @@
 """python -m training.convert: released AWing checkpoints -> awing checkpoints, checked against an
-independent re-implementation of the released forward (tests/released_fan.py)."""
+independent re-implementation of the released forward (tests/helpers/released_fan.py)."""
 import json
 
 import numpy as np

@@ -96,14 +96,23 @@ def test_the_split_normalisers_module_keeps_its_names_with_a_warning():
     assert old.normaliser_of is normaliser_of and old.normaliser_lengths is normaliser_lengths
 
 
-@pytest.mark.parametrize("old, new", [("run_image", "detect_image"), ("run_folder", "detect_folder"),
-                                      ("run_video", "detect_video"), ("find_checkpoint", "find_checkpoint")])
-def test_detect_runners_old_names_warn_and_give_the_new_functions(old, new):
+@pytest.mark.parametrize("module, old, new", [("runners", "run_image", "detect_image"),
+                                              ("runners", "run_folder", "detect_folder"),
+                                              ("runners", "find_checkpoint", "find_checkpoint"),
+                                              ("video", "run_video", "detect_video")])
+def test_detect_runners_old_names_warn_and_give_the_new_functions(module, old, new):
     from training import detect_inputs
-    from training.infer import runners
-    with pytest.warns(DeprecationWarning, match=rf"training\.infer\.runners\.{old} is now "
+    old_module = importlib.import_module(f"training.infer.{module}")
+    with pytest.warns(DeprecationWarning, match=rf"training\.infer\.{module}\.{old} is now "
                                                 rf"training\.detect_inputs\.{new}"):
-        assert getattr(runners, old) is getattr(detect_inputs, new)
+        assert getattr(old_module, old) is getattr(detect_inputs, new)
+
+
+def test_names_that_left_fan_py_still_import_from_it():
+    from training.models.fan import PRESETS, FANConfig, HeatmapOutputs
+    from training.models.fan_config import PRESETS as presets, FANConfig as config
+    from training.models.heatmap_outputs import HeatmapOutputs as outputs
+    assert (PRESETS, FANConfig, HeatmapOutputs) == (presets, config, outputs)
 
 
 def test_the_moved_train_options_keep_their_old_path_with_a_warning():

@@ -24,33 +24,38 @@ MAY_IMPORT = {
 SHIMS = {"engine/checkpoint.py", "engine/options.py", "eval/normalisers.py", "infer/runners.py"}
 
 
-def _imported_packages(path, root=TRAINING):
-    """(line, training package) for each import of a training package in the file at `path`
-    (under `root`, the training folder)."""
-    package = path.relative_to(root).parts[0]
-    depth_of_file = len(path.relative_to(root).parts) - 1   # folders below training/
+def _imported_modules(path, root=TRAINING):
+    """(line, dotted name below training) for every import of training in the file at `path`
+    (under `root`, the training folder): `from ..engine.trainer import X` in training/eval/a.py
+    gives "engine.trainer.X", `from .. import detect_inputs` "detect_inputs", `import
+    training.core.cli` "core.cli". Each imported name is listed, so a name that is a module is
+    seen too."""
+    folder = list(path.relative_to(root).parts[:-1])       # the file's folders below training/
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom):
             if node.level == 0:
-                parts = (node.module or "").split(".")
-                if parts[0] == "training" and len(parts) > 1:
-                    yield node.lineno, parts[1]
-                continue
-            # a relative import: climb `level - 1` folders from the file's own folder
-            up = node.level - 1
-            if up == 0:
-                continue                                   # `from .x import`: its own folder
-            if up > depth_of_file:
-                raise AssertionError(f"{path}:{node.lineno}: a relative import above training/")
-            if up == depth_of_file:                        # from training itself
-                target = (node.module or "").split(".")[0]
-                yield node.lineno, target or package
-            # deeper folders (data/synthetic) climbing to their own package stay inside it
+                base = (node.module or "").split(".")
+                if base[0] != "training":
+                    continue
+                base = base[1:]
+            else:
+                up = node.level - 1                          # `from .x`: the file's own folder
+                if up > len(folder):
+                    raise AssertionError(f"{path}:{node.lineno}: a relative import above training/")
+                base = folder[:len(folder) - up] + ((node.module or "").split(".") if node.module else [])
+            for alias in node.names:
+                yield node.lineno, ".".join(base + [alias.name])
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "training" and len(parts) > 1:
-                    yield node.lineno, parts[1]
+                    yield node.lineno, ".".join(parts[1:])
+
+
+def _imported_packages(path, root=TRAINING):
+    """(line, training package or top-level module) for each import of training in `path`."""
+    for line, name in _imported_modules(path, root):
+        yield line, name.split(".")[0]
 
 
 def _modules():
@@ -83,14 +88,35 @@ def test_engine_is_the_training_loop_only():
 
 
 def test_the_checker_finds_every_form_of_import(tmp_path):
-    """The checker itself, on a file written for it: function-level, absolute and plain imports
-    are found; its own folder's are not."""
+    """The checker itself, on a file written for it: function-level, absolute, plain and
+    package-level imports are found, each resolved to its module."""
     fake = tmp_path / "training" / "infer" / "bad.py"
     fake.parent.mkdir(parents=True)
     fake.write_text("import training.eval.metrics\nfrom . import predictor\n"
                     "def f():\n    from ..engine.trainer import Trainer\n    from .predictor import Predictor\n"
-                    "    from training.ablation import grid\n")
-    assert list(_imported_packages(fake, tmp_path / "training")) == [(1, "eval"), (4, "engine"), (6, "ablation")]
+                    "    from training.ablation import grid\n    from .. import detect_inputs\n"
+                    "    from training import engine\n")
+    assert list(_imported_modules(fake, tmp_path / "training")) == [
+        (1, "eval.metrics"), (2, "infer.predictor"), (4, "engine.trainer.Trainer"), (5, "infer.predictor.Predictor"),
+        (6, "ablation.grid"), (7, "detect_inputs"), (8, "engine")]
+    assert [p for _, p in _imported_packages(fake, tmp_path / "training")] == [
+        "eval", "infer", "engine", "infer", "ablation", "detect_inputs", "engine"]
+
+
+def _deprecated_paths():
+    """Every module path kept only for old users: the MOVED aliases and the shim modules."""
+    import training
+    return set(training.MOVED) | {path[:-len(".py")].replace("/", ".") for path in SHIMS}
+
+
+@pytest.mark.parametrize("path", [p for p in sorted(TRAINING.rglob("*.py"))
+                                  if str(p.relative_to(TRAINING)) not in SHIMS],
+                         ids=lambda p: str(p.relative_to(TRAINING)))
+def test_no_module_imports_a_deprecated_path_even_inside_a_function(path):
+    deprecated = _deprecated_paths()
+    wrong = [f"{path.relative_to(REPO)}:{line} imports training.{name}" for line, name in _imported_modules(path)
+             if any(name == old or name.startswith(old + ".") for old in deprecated)]
+    assert not wrong, "; ".join(wrong)
 
 
 def test_no_module_imports_a_deprecated_path():

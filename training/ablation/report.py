@@ -214,7 +214,7 @@ def _notes(numbers: dict) -> List[str]:
     if table.get("note"):
         notes.append(table["note"] + ".")
     for row in table.get("variants", []):
-        if row["did_not_learn"]:
+        if row["did_not_learn"] and not (row["name"] == table.get("reference") and table.get("note")):
             notes.append(f"{numbers['labels'].get(row['name'], row['name'])}: {row['note']}.")
     if len(numbers["seeds"]) == 1:
         notes.append("One seed: no confidence intervals and no verdicts (a paired interval needs two seeds).")

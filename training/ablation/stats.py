@@ -171,13 +171,15 @@ def variant_table(variants: Mapping[str, Mapping[Hashable, Mapping[str, float]]]
                      "note": None if summarised else "no finished seed: not summarised, ranked or compared"})
 
     def why_not_learned(name: str) -> str:
+        """The mean when it is not below the mean shape's, then every seed that did not learn."""
         row = next(r for r in rows if r["name"] == name)
-        if row["nme"]["mean"] >= shape["mean"]:
-            return f"mean NME {_percent(row['nme']['mean'])}, not below the mean shape's {_percent(shape['mean'])}"
-        seeds = seeds_that_did_not_learn(values[name]["nme"], mean_shape_nme)
         shape_at = _finite(mean_shape_nme, "mean-shape NME")
-        return "; ".join(f"seed {s}: NME {_percent(values[name]['nme'][s])}, not below the mean shape's "
-                         f"{_percent(shape_at.get(s, shape['mean']))}" for s in seeds)
+        reasons = [f"mean NME {_percent(row['nme']['mean'])}, not below the mean shape's {_percent(shape['mean'])}"
+                   ] if row["nme"]["mean"] >= shape["mean"] else []
+        reasons += [f"seed {s}: NME {_percent(values[name]['nme'][s])}, not below the mean shape's "
+                    f"{_percent(shape_at.get(s, shape['mean']))}"
+                    for s in seeds_that_did_not_learn(values[name]["nme"], mean_shape_nme)]
+        return "; ".join(reasons)
 
     ref = next(r for r in rows if r["name"] == reference)
     reference_learned = None if ref["did_not_learn"] is None else not ref["did_not_learn"]

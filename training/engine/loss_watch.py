@@ -4,8 +4,8 @@
   steps' losses stay on the device (add) and are checked together, with one host sync
   (check_pending), at every --log-every step, at each epoch's end, at --max-steps and before every
   checkpoint: as nanoGPT syncs only at its log interval, a GPU is never stalled for a host
-  round-trip per step. The weights may have taken up to --log-every - 1 steps past the bad loss,
-  but none of those is saved. The line names the first non-finite step, the last checkpoint only when there is one,
+  round-trip per step. The weights in memory may have taken up to --log-every steps from the bad
+  loss on (its own included), but none of them is saved. The line names the first non-finite step, the last checkpoint only when there is one,
   and the options that make a loss overflow: the loss's (a value float32 cannot hold at every
   pixel: loss_ranges.py refuses the foreseeable ones), the learning rate, and autocast where it
   is on.

@@ -1,11 +1,11 @@
-"""Deprecated: detect's runs are training/detect_inputs.py (run_image, run_folder and run_video
-are now detect_image, detect_folder and detect_video). The old names stay importable from here,
+"""Deprecated: detect's runs are training/detect_inputs.py (run_image and run_folder are now
+detect_image and detect_folder; video.run_video is detect_video). The old names stay importable from here,
 with a DeprecationWarning, until awing 0.4."""
 import importlib
 import warnings
 
 _RENAMED = {"NoFace": "NoFace", "find_checkpoint": "find_checkpoint", "check_out": "check_out",
-            "run_image": "detect_image", "run_folder": "detect_folder", "run_video": "detect_video"}
+            "run_image": "detect_image", "run_folder": "detect_folder"}
 
 
 def __getattr__(name):

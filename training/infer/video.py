@@ -2,6 +2,8 @@
 video writer (.mp4: mp4v, .avi: MJPG). detect's video run is training/detect_inputs.py."""
 from __future__ import annotations
 
+import importlib
+import warnings
 from pathlib import Path
 from typing import Iterator, List
 
@@ -41,3 +43,13 @@ def open_video_writer(path: Path, fps: float, width: int, height: int):
     if not writer.isOpened():
         raise ValueError(f"cannot write the overlay video {path} (use .mp4 or .avi)")
     return writer
+
+
+def __getattr__(name):
+    """run_video, detect's video run, moved to training/detect_inputs.py as detect_video: importable
+    from here, with a DeprecationWarning, until awing 0.4."""
+    if name == "run_video":
+        warnings.warn("training.infer.video.run_video is now training.detect_inputs.detect_video; the old path is "
+                      "removed in awing 0.4", DeprecationWarning, stacklevel=2)
+        return importlib.import_module("training.detect_inputs").detect_video
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

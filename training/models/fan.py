@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from .coordconv import CoordConv
 from .fan_config import PRESETS, FANConfig
+from .heatmap_outputs import HeatmapOutputs  # noqa: F401  (its place before 0.4)
 from .hourglass import ConvBlock, Hourglass
 
 __all__ = ["FANConfig", "FAN", "PRESETS", "build_model"]

@@ -48,7 +48,7 @@ def test_predictor_gives_evaluates_numbers_on_the_same_crops(run_dir, predictor)
 def test_image_coordinates_for_any_image_size(predictor):
     """The same crop pasted into canvases of other sizes and aspect ratios, found through the landmark
     box whose training crop is exactly that region: the landmarks are the crop's plus the offset.
-    (Scaled and rotated crops: tests/test_detect.py::test_geometry_round_trip.)"""
+    (Scaled and rotated crops: tests/training/test_detect.py::test_geometry_round_trip.)"""
     crops, _ = _test_crops()
     face = crops[0]
     s = face.shape[0]
