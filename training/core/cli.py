@@ -46,12 +46,16 @@ class UsageError(Exception):
         self.exit_code = exit_code
 
 
+def _int(text: str, rule: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer {rule}, got {text!r}") from None
+
+
 def int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        value = _int(text, f">= {low}")
         if value < low:
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
         return value
@@ -60,10 +64,7 @@ def int_at_least(low: int) -> Callable[[str], int]:
 
 def int_in(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {text!r}") from None
+        value = _int(text, f"in [{low}, {high}]")
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {value}")
         return value
@@ -83,10 +84,7 @@ def max_workers() -> int:
 def worker_count(text: str) -> int:
     """--workers: an integer in [0, max_workers()]."""
     high = max_workers()
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, {high}], got {text!r}") from None
+    value = _int(text, f"in [0, {high}]")
     if not 0 <= value <= high:
         raise argparse.ArgumentTypeError(f"must be an integer in [0, {high}] (each worker is a process; at most 4 "
                                          f"per CPU core, at least 16 allowed), got {value}")

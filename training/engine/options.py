@@ -3,10 +3,7 @@ milestones rule training.engine.schedule, annotation_files and augment_config
 training.engine.trainer. Re-exported here, with a DeprecationWarning, until awing 0.4."""
 import warnings
 
-from ..train_options import *  # noqa: F401,F403
-from ..train_options import (DESCRIPTION, PER_INVOCATION, RESUMABLE, add_data_options, add_loss_options,  # noqa: F401
-                             add_model_options, add_run_options, build_parser, given_options, parse_args,
-                             parse_options, resume_options)
+from ..train_options import *  # noqa: F401,F403  (train_options has no __all__: every public name)
 from .schedule import lr_milestones  # noqa: F401
 from .trainer import annotation_files, augment_config  # noqa: F401
 
